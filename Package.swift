@@ -1,0 +1,32 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module map: see DESIGN.md. VigilMetrics has no package dependency, so a host that only
+// counts pays for nothing else. Modules are added here as the issues that fill them land.
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Vigil", targets: ["Vigil"]),
+        .executable(name: "vigil", targets: ["vigil"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "VigilMetrics"),
+        .target(name: "Vigil", dependencies: ["VigilMetrics"]),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "Vigil",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Renders a registry that holds every metric type and every awkward label value, for
+        // scripts/interop to hand to promtool and the Python parsers. Not a product.
+        .executableTarget(name: "VigilInteropFixture", dependencies: ["VigilMetrics"]),
+        .executableTarget(name: "QuickStart", dependencies: ["Vigil"], path: "Examples/QuickStart"),
+        .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
+    ]
+)

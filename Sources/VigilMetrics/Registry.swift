@@ -1,0 +1,229 @@
+import Synchronization
+
+/// Holds metric families and collectors, and renders them in either exposition format.
+///
+/// Registering a name twice with the same definition returns the family already there, so
+/// independent parts of a host can ask for the same metric; a different definition throws
+/// `RegistrationError.conflict` naming both. Registries are values you create and pass around;
+/// there is no global one, so tests never collide.
+public final class Registry: Sendable {
+    /// Samples dropped instead of crashing, by reason (`vigil_metric_errors_total`).
+    public let errors = MetricErrors()
+    /// The series limit of families registered without one of their own.
+    public let defaultSeriesLimit: Int
+
+    private let state = Locked(State())
+    private let lastRenderSize = Atomic<Int>(4096)
+
+    private struct State {
+        var families: [String: any ExposableFamily] = [:]
+        /// Every sample name in use, with the family that uses it.
+        var claimed: [String: MetricDescriptor] = [:]
+        var collectors: [Int: (collector: any Collector, layouts: [String: FamilyLayout])] = [:]
+        var nextCollectorID = 0
+    }
+
+    static let errorsDescriptor = MetricDescriptor(
+        name: "vigil_metric_errors_total", help: "Samples dropped instead of recorded, by reason.",
+        type: .counter, labelNames: ["reason"])
+    static let overflowDescriptor = MetricDescriptor(
+        name: "vigil_metric_series_overflow_total",
+        help: "Label sets sent to a family's overflow series because it reached its series limit.",
+        type: .counter, labelNames: ["metric"])
+
+    /// - Parameter defaultSeriesLimit: the series limit of each family that sets none (≥ 1).
+    public init(defaultSeriesLimit: Int = 10_000) {
+        self.defaultSeriesLimit = max(1, defaultSeriesLimit)
+        state.withLock { state in
+            for d in [Self.errorsDescriptor, Self.overflowDescriptor] {
+                for name in d.sampleNames { state.claimed[name] = d }
+            }
+        }
+    }
+
+    // MARK: Registration
+
+    /// A counter without labels.
+    public func counter(_ name: String, help: String, unit: String? = nil) throws(RegistrationError) -> Counter {
+        try counter(name, help: help, unit: unit, labelNames: []).labels()
+    }
+
+    /// A counter family.
+    public func counter(
+        _ name: String, help: String, unit: String? = nil, labelNames: [String], seriesLimit: Int? = nil
+    ) throws(RegistrationError) -> CounterFamily {
+        let d = MetricDescriptor(name: name, help: help, type: .counter, unit: unit, labelNames: labelNames)
+        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
+            Counter(labelNames: labelNames, labelValues: values, hash: hash, errors: errors)
+        }
+    }
+
+    /// A gauge without labels.
+    public func gauge(_ name: String, help: String, unit: String? = nil) throws(RegistrationError) -> Gauge {
+        try gauge(name, help: help, unit: unit, labelNames: []).labels()
+    }
+
+    /// A gauge family.
+    public func gauge(
+        _ name: String, help: String, unit: String? = nil, labelNames: [String], seriesLimit: Int? = nil
+    ) throws(RegistrationError) -> GaugeFamily {
+        let d = MetricDescriptor(name: name, help: help, type: .gauge, unit: unit, labelNames: labelNames)
+        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
+            Gauge(labelNames: labelNames, labelValues: values, hash: hash, errors: errors)
+        }
+    }
+
+    /// A histogram without labels. Bounds must be finite and strictly increasing.
+    public func histogram(
+        _ name: String, help: String, unit: String? = nil, buckets: [Double] = Histogram.defaultBuckets
+    ) throws(RegistrationError) -> Histogram {
+        try histogram(name, help: help, unit: unit, labelNames: [], buckets: buckets).labels()
+    }
+
+    /// A histogram family. Bounds must be finite and strictly increasing.
+    public func histogram(
+        _ name: String, help: String, unit: String? = nil, labelNames: [String],
+        buckets: [Double] = Histogram.defaultBuckets, seriesLimit: Int? = nil
+    ) throws(RegistrationError) -> HistogramFamily {
+        let bounds = try Histogram.validatedBounds(buckets, name: name)
+        let d = MetricDescriptor(name: name, help: help, type: .histogram, unit: unit, labelNames: labelNames, buckets: bounds)
+        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
+            Histogram(bounds: bounds, labelNames: labelNames, labelValues: values, hash: hash, errors: errors)
+        }
+    }
+
+    private func family<S: Series>(
+        _ d: MetricDescriptor, seriesLimit: Int?, make: @escaping @Sendable ([String], UInt64) -> S
+    ) throws(RegistrationError) -> MetricFamily<S> {
+        try NameRules.validate(d)
+        if let seriesLimit, seriesLimit < 1 {
+            throw .invalidLimit(d.name, reason: "\(seriesLimit) is below 1")
+        }
+        let result: Result<MetricFamily<S>, RegistrationError> = state.withLock { state in
+            if let existing = state.families[d.name] {
+                if existing.descriptor == d, let same = existing as? MetricFamily<S> { return .success(same) }
+                return .failure(.conflict(existing: existing.descriptor, requested: d))
+            }
+            for name in d.sampleNames {
+                if let clash = state.claimed[name] { return .failure(.conflict(existing: clash, requested: d)) }
+            }
+            let family = MetricFamily(d, seriesLimit: seriesLimit ?? defaultSeriesLimit, errors: errors, make: make)
+            state.families[d.name] = family
+            for name in d.sampleNames { state.claimed[name] = d }
+            return .success(family)
+        }
+        return try result.get()
+    }
+
+    /// Adds a collector whose families are rendered with the registry's own. Throws when one
+    /// of its descriptors is invalid or clashes with a registered family.
+    @discardableResult
+    public func register(_ collector: some Collector) throws(RegistrationError) -> CollectorRegistration {
+        let descriptors = collector.descriptors
+        for d in descriptors {
+            try NameRules.validate(d)
+            if d.type == .histogram { _ = try Histogram.validatedBounds(d.buckets, name: d.name) }
+        }
+        let result: Result<CollectorRegistration, RegistrationError> = state.withLock { state in
+            var taken: [String: MetricDescriptor] = [:]
+            for d in descriptors {
+                for name in d.sampleNames {
+                    if let clash = state.claimed[name] ?? taken[name] {
+                        return .failure(.conflict(existing: clash, requested: d))
+                    }
+                    taken[name] = d
+                }
+            }
+            state.claimed.merge(taken) { a, _ in a }
+            let id = state.nextCollectorID
+            state.nextCollectorID += 1
+            let layouts = Dictionary(descriptors.map { ($0.name, FamilyLayout($0)) }) { a, _ in a }
+            state.collectors[id] = (collector, layouts)
+            return .success(CollectorRegistration(id: id))
+        }
+        return try result.get()
+    }
+
+    /// Removes a collector and frees its names.
+    public func unregister(_ registration: CollectorRegistration) {
+        state.withLock { state in
+            guard let entry = state.collectors.removeValue(forKey: registration.id) else { return }
+            for layout in entry.layouts.values {
+                for name in layout.descriptor.sampleNames { state.claimed.removeValue(forKey: name) }
+            }
+        }
+    }
+
+    // MARK: Rendering
+
+    private enum Item {
+        case family(any ExposableFamily)
+        case collected(FamilyLayout, [CollectedSample])
+
+        var name: String {
+            switch self {
+            case .family(let f): f.descriptor.name
+            case .collected(let layout, _): layout.descriptor.name
+            }
+        }
+    }
+
+    /// Renders every family, sorted by name and then by label values, in `format`.
+    /// - Parameter includeCreated: also write the `_created` samples of counters and histograms.
+    public func render(_ format: ExpositionFormat = .text, includeCreated: Bool = false) -> [UInt8] {
+        let (families, collectors) = state.withLock { state in
+            (Array(state.families.values), Array(state.collectors.values))
+        }
+        var items = families.map(Item.family)
+        for (collector, layouts) in collectors {
+            for collected in collector.collect() {
+                let name = layouts[collected.name] != nil ? collected.name : MetricDescriptor.counterBaseName(collected.name)
+                guard let layout = layouts[name], layout.descriptor.type == .counter || name == collected.name else {
+                    errors.record(.invalidCollectedSample)
+                    continue
+                }
+                items.append(.collected(layout, collected.samples))
+            }
+        }
+        items.append(contentsOf: selfMetrics(families))
+        items.sort { $0.name < $1.name }
+
+        var writer = ExpositionWriter(
+            format: format, includeCreated: includeCreated, capacity: lastRenderSize.load(ordering: .relaxed) + 1024)
+        for item in items {
+            switch item {
+            case .family(let family):
+                family.write(to: &writer)
+            case .collected(let layout, let samples):
+                guard !samples.isEmpty else { continue }
+                writer.header(layout.descriptor)
+                let sorted = samples.sorted { $0.labelValues.lexicographicallyPrecedes($1.labelValues) }
+                for sample in sorted where !sample.write(layout, to: &writer) {
+                    errors.record(.invalidCollectedSample)
+                }
+            }
+        }
+        writer.end()
+        lastRenderSize.store(writer.bytes.count, ordering: .relaxed)
+        return writer.bytes
+    }
+
+    /// Renders as a String; for tests and logs.
+    public func renderString(_ format: ExpositionFormat = .text, includeCreated: Bool = false) -> String {
+        String(decoding: render(format, includeCreated: includeCreated), as: UTF8.self)
+    }
+
+    private func selfMetrics(_ families: [any ExposableFamily]) -> [Item] {
+        let errorSamples = MetricErrors.Reason.allCases.map {
+            CollectedSample(labelValues: [$0.label], .counter(Double(errors.count($0))))
+        }
+        let overflowSamples = families.compactMap { family -> CollectedSample? in
+            let n = family.overflowCount
+            return n == 0 ? nil : CollectedSample(labelValues: [family.descriptor.name], .counter(Double(n)))
+        }
+        return [
+            .collected(FamilyLayout(Self.errorsDescriptor), errorSamples),
+            .collected(FamilyLayout(Self.overflowDescriptor), overflowSamples),
+        ]
+    }
+}

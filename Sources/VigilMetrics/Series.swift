@@ -1,0 +1,57 @@
+/// What every series holds: its label values, the same values rendered once for the
+/// exposition, and where it reports bad samples. Counter, Gauge and Histogram are its kinds.
+public class Series: @unchecked Sendable {
+    /// The label values, in the order of the family's label names.
+    public let labelValues: [String]
+    @usableFromInline let labelHash: UInt64
+    /// `name="value",…` escaped for the exposition formats, without braces.
+    let renderedLabels: [UInt8]
+    @usableFromInline let errors: MetricErrors
+    /// When the series was created, in seconds since the epoch (OpenMetrics `_created`).
+    public let created: Double
+
+    init(labelNames: [String], labelValues: [String], hash: UInt64, errors: MetricErrors) {
+        self.labelValues = labelValues
+        self.labelHash = hash
+        self.errors = errors
+        self.created = wallClockSeconds()
+        var rendered: [UInt8] = []
+        for (i, (name, value)) in zip(labelNames, labelValues).enumerated() {
+            if i > 0 { rendered.append(UInt8(ascii: ",")) }
+            rendered.append(contentsOf: name.utf8)
+            rendered.append(contentsOf: "=\"".utf8)
+            Escaping.appendLabelValue(value, to: &rendered)
+            rendered.append(UInt8(ascii: "\""))
+        }
+        self.renderedLabels = rendered
+    }
+
+    /// Writes this series' samples; each kind overrides it.
+    func write(_ family: FamilyLayout, to writer: inout ExpositionWriter) {}
+
+    /// Whether the series' label values are exactly `values`.
+    @inlinable
+    final func hasLabelValues(_ values: [String]) -> Bool {
+        labelValues == values
+    }
+}
+
+/// The parts of a family the encoders need for every one of its series, rendered once.
+struct FamilyLayout: Sendable {
+    let descriptor: MetricDescriptor
+    /// The sample name bytes: `name` (gauge), `name_total` (counter), `name_bucket` and so on.
+    let nameBytes: [UInt8]
+    /// For histograms: the `le` values of every bucket, `+Inf` last, in text 0.0.4 form
+    /// (`0.5`, `1`) and in the OpenMetrics canonical form (`0.5`, `1.0`).
+    let textBounds: [[UInt8]]
+    let openMetricsBounds: [[UInt8]]
+
+    init(_ descriptor: MetricDescriptor) {
+        self.descriptor = descriptor
+        self.nameBytes = Array(descriptor.name.utf8)
+        self.textBounds = (descriptor.buckets + [.infinity]).map { Array(NumberFormatting.text($0).utf8) }
+        self.openMetricsBounds = (descriptor.buckets + [.infinity]).map {
+            Array(NumberFormatting.openMetricsCanonical($0).utf8)
+        }
+    }
+}
