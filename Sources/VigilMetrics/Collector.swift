@@ -51,7 +51,7 @@ public struct CollectorRegistration: Sendable, Hashable {
 
 extension CollectedSample {
     /// Writes the sample, or returns false when it does not fit `descriptor`.
-    func write(_ layout: FamilyLayout, to writer: inout ExpositionWriter) -> Bool {
+    func write(_ layout: FamilyLayout, to writer: ExpositionWriter) -> Bool {
         let d = layout.descriptor
         guard labelValues.count == d.labelNames.count else { return false }
         var labels: [UInt8] = []

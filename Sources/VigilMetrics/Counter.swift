@@ -125,13 +125,13 @@ public final class Counter: Series, @unchecked Sendable {
         addToStripe(n, raw)
     }
 
-    override func write(_ family: FamilyLayout, to writer: inout ExpositionWriter) {
+    override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {
         let floatingPart = floating.doubleValue
         let exemplar = writer.format == .openMetrics ? exemplarLock.withLock { self.exemplar } : nil
-        if floatingPart == 0 {
-            writer.sample(family.nameBytes, suffix: "_total", labels: renderedLabels, integer: integerTotal, exemplar: exemplar)
+        if floatingPart == 0, exemplar == nil {
+            writer.line(linePrefix, integer: integerTotal)
         } else {
-            writer.sample(family.nameBytes, suffix: "_total", labels: renderedLabels, value: value, exemplar: exemplar)
+            writer.line(linePrefix, value: value, exemplar: exemplar)
         }
         if writer.includeCreated {
             writer.sample(family.nameBytes, suffix: "_created", labels: renderedLabels, value: created)

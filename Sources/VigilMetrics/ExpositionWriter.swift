@@ -1,130 +1,131 @@
-/// Writes the lines of one exposition into a byte buffer. Families and collectors call it; it
-/// knows the few places where text 0.0.4 and OpenMetrics differ.
+/// Writes the lines of one exposition. Families and collectors call it; it knows the few places
+/// where text 0.0.4 and OpenMetrics differ.
 struct ExpositionWriter {
     let format: ExpositionFormat
     let includeCreated: Bool
-    var bytes: [UInt8]
+    let sink: ByteSink
 
     init(format: ExpositionFormat, includeCreated: Bool, capacity: Int) {
         self.format = format
         self.includeCreated = includeCreated
-        self.bytes = []
-        bytes.reserveCapacity(capacity)
+        self.sink = ByteSink(capacity: capacity)
     }
 
+    var bytes: [UInt8] { sink.bytes }
+
     /// `# HELP`, `# TYPE` and, in OpenMetrics, `# UNIT`.
-    mutating func header(_ d: MetricDescriptor) {
+    func header(_ d: MetricDescriptor) {
         // Text 0.0.4 names a counter family by its sample name; OpenMetrics without `_total`.
         let name = d.type == .counter && format == .text ? d.name + "_total" : d.name
-        bytes.append(contentsOf: "# HELP ".utf8)
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(UInt8(ascii: " "))
-        Escaping.appendHelp(d.help, escapingQuotes: format == .openMetrics, to: &bytes)
-        bytes.append(contentsOf: "\n# TYPE ".utf8)
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(UInt8(ascii: " "))
-        bytes.append(contentsOf: d.type.rawValue.utf8)
-        bytes.append(UInt8(ascii: "\n"))
+        var help: [UInt8] = []
+        Escaping.appendHelp(d.help, escapingQuotes: format == .openMetrics, to: &help)
+        sink.append("# HELP ")
+        sink.append(name)
+        sink.append(UInt8(ascii: " "))
+        sink.append(help)
+        sink.append("\n# TYPE ")
+        sink.append(name)
+        sink.append(UInt8(ascii: " "))
+        sink.append(d.type.rawValue)
+        sink.append(UInt8(ascii: "\n"))
         if format == .openMetrics, let unit = d.unit {
-            bytes.append(contentsOf: "# UNIT ".utf8)
-            bytes.append(contentsOf: name.utf8)
-            bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: unit.utf8)
-            bytes.append(UInt8(ascii: "\n"))
+            sink.append("# UNIT ")
+            sink.append(name)
+            sink.append(UInt8(ascii: " "))
+            sink.append(unit)
+            sink.append(UInt8(ascii: "\n"))
         }
     }
 
-    mutating func end() {
-        if format == .openMetrics { bytes.append(contentsOf: "# EOF\n".utf8) }
+    func end() {
+        if format == .openMetrics { sink.append("# EOF\n") }
+    }
+
+    /// A line whose `name{labels} ` prefix was rendered beforehand: the hot path of a scrape.
+    @inline(__always)
+    func line(_ prefix: [UInt8], integer: UInt64) {
+        sink.append(prefix)
+        sink.append(decimal: integer)
+        sink.append(UInt8(ascii: "\n"))
     }
 
     @inline(__always)
-    private mutating func name(_ name: [UInt8], _ suffix: StaticString, _ labels: [UInt8]) {
-        bytes.append(contentsOf: name)
-        if suffix.utf8CodeUnitCount > 0 {
-            bytes.append(contentsOf: UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount))
-        }
-        if !labels.isEmpty {
-            bytes.append(UInt8(ascii: "{"))
-            bytes.append(contentsOf: labels)
-            bytes.append(UInt8(ascii: "}"))
-        }
-        bytes.append(UInt8(ascii: " "))
+    func line(_ prefix: [UInt8], value: Double, exemplar: Exemplar? = nil) {
+        sink.append(prefix)
+        double(value)
+        if let exemplar { self.exemplar(exemplar) }
+        sink.append(UInt8(ascii: "\n"))
     }
 
-    mutating func sample(_ name: [UInt8], suffix: StaticString, labels: [UInt8], value: Double, exemplar: Exemplar? = nil) {
+    private func name(_ name: [UInt8], _ suffix: StaticString, _ labels: [UInt8]) {
+        sink.append(name)
+        sink.append(suffix)
+        if !labels.isEmpty {
+            sink.append(UInt8(ascii: "{"))
+            sink.append(labels)
+            sink.append(UInt8(ascii: "}"))
+        }
+        sink.append(UInt8(ascii: " "))
+    }
+
+    func sample(_ name: [UInt8], suffix: StaticString, labels: [UInt8], value: Double, exemplar: Exemplar? = nil) {
         self.name(name, suffix, labels)
         double(value)
         if let exemplar { self.exemplar(exemplar) }
-        bytes.append(UInt8(ascii: "\n"))
+        sink.append(UInt8(ascii: "\n"))
     }
 
-    mutating func sample(_ name: [UInt8], suffix: StaticString, labels: [UInt8], integer: UInt64, exemplar: Exemplar? = nil) {
+    func sample(_ name: [UInt8], suffix: StaticString, labels: [UInt8], integer: UInt64, exemplar: Exemplar? = nil) {
         self.name(name, suffix, labels)
-        self.integer(integer)
+        sink.append(decimal: integer)
         if let exemplar { self.exemplar(exemplar) }
-        bytes.append(UInt8(ascii: "\n"))
+        sink.append(UInt8(ascii: "\n"))
     }
 
     /// One `_bucket` line: the series' labels with `le` last.
-    mutating func bucket(_ name: [UInt8], labels: [UInt8], le: [UInt8], count: UInt64, exemplar: Exemplar?) {
-        bytes.append(contentsOf: name)
-        bytes.append(contentsOf: "_bucket{".utf8)
+    @inline(__always)
+    func bucket(_ name: [UInt8], labels: [UInt8], le: [UInt8], count: UInt64, exemplar: Exemplar?) {
+        sink.append(name)
+        sink.append("_bucket{")
         if !labels.isEmpty {
-            bytes.append(contentsOf: labels)
-            bytes.append(UInt8(ascii: ","))
+            sink.append(labels)
+            sink.append(UInt8(ascii: ","))
         }
-        bytes.append(contentsOf: "le=\"".utf8)
-        bytes.append(contentsOf: le)
-        bytes.append(contentsOf: "\"} ".utf8)
-        integer(count)
+        sink.append("le=\"")
+        sink.append(le)
+        sink.append("\"} ")
+        sink.append(decimal: count)
         if let exemplar { self.exemplar(exemplar) }
-        bytes.append(UInt8(ascii: "\n"))
+        sink.append(UInt8(ascii: "\n"))
     }
 
     /// ` # {labels} value timestamp` (OpenMetrics only).
-    private mutating func exemplar(_ e: Exemplar) {
-        bytes.append(contentsOf: " # {".utf8)
+    private func exemplar(_ e: Exemplar) {
+        var labels: [UInt8] = []
         for (i, (name, value)) in zip(e.names, e.values).enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: name.utf8)
-            bytes.append(contentsOf: "=\"".utf8)
-            Escaping.appendLabelValue(value, to: &bytes)
-            bytes.append(UInt8(ascii: "\""))
+            if i > 0 { labels.append(UInt8(ascii: ",")) }
+            labels.append(contentsOf: name.utf8)
+            labels.append(contentsOf: "=\"".utf8)
+            Escaping.appendLabelValue(value, to: &labels)
+            labels.append(UInt8(ascii: "\""))
         }
-        bytes.append(contentsOf: "} ".utf8)
+        sink.append(" # {")
+        sink.append(labels)
+        sink.append("} ")
         double(e.value)
         if let timestamp = e.timestamp {
-            bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: timestamp.description.utf8)
+            sink.append(UInt8(ascii: " "))
+            sink.append(timestamp.description)
         }
     }
 
     @inline(__always)
-    mutating func double(_ value: Double) {
+    func double(_ value: Double) {
         if value == value.rounded(), abs(value) < 0x1p53 {
-            if value < 0 { bytes.append(UInt8(ascii: "-")) }
-            integer(UInt64(abs(value)))
+            if value < 0 { sink.append(UInt8(ascii: "-")) }
+            sink.append(decimal: UInt64(abs(value)))
         } else {
-            bytes.append(contentsOf: NumberFormatting.text(value).utf8)
-        }
-    }
-
-    @inline(__always)
-    mutating func integer(_ value: UInt64) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(value))
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var v = value
-            var i = 20
-            while v > 0 {
-                i &-= 1
-                digits[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-                v /= 10
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
+            sink.append(NumberFormatting.text(value))
         }
     }
 }

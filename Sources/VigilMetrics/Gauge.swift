@@ -36,7 +36,7 @@ public final class Gauge: Series, @unchecked Sendable {
     /// The current value.
     public var value: Double { bits.doubleValue }
 
-    override func write(_ family: FamilyLayout, to writer: inout ExpositionWriter) {
-        writer.sample(family.nameBytes, suffix: "", labels: renderedLabels, value: value)
+    override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {
+        writer.line(linePrefix, value: value)
     }
 }

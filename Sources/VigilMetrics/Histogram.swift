@@ -26,7 +26,7 @@ public final class Histogram: Series, @unchecked Sendable {
         self.bounds.initialize(from: bounds, count: bounds.count)
         self.counts = AtomicCounters(count: bounds.count + 1)
         self.exemplars = Array(repeating: nil, count: bounds.count + 1)
-        super.init(labelNames: labelNames, labelValues: labelValues, hash: hash, errors: errors)
+        super.init(labelNames: labelNames, labelValues: labelValues, hash: hash, errors: errors, sampleName: nil)
     }
 
     deinit {
@@ -122,7 +122,7 @@ public final class Histogram: Series, @unchecked Sendable {
         sumBits.doubleValue + Double(sumNanoseconds.load(ordering: .relaxed)) / 1e9
     }
 
-    override func write(_ family: FamilyLayout, to writer: inout ExpositionWriter) {
+    override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {
         let exemplars = writer.format == .openMetrics ? exemplarLock.withLock { self.exemplars } : []
         let bucketName = family.nameBytes
         let bounds = writer.format == .openMetrics ? family.openMetricsBounds : family.textBounds

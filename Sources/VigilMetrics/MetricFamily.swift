@@ -168,15 +168,15 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
 protocol ExposableFamily: AnyObject, Sendable {
     var descriptor: MetricDescriptor { get }
     var overflowCount: UInt64 { get }
-    func write(to writer: inout ExpositionWriter)
+    func write(to writer: ExpositionWriter)
 }
 
 extension MetricFamily: ExposableFamily {
-    func write(to writer: inout ExpositionWriter) {
+    func write(to writer: ExpositionWriter) {
         let series = allSeries
         guard !series.isEmpty else { return }
         writer.header(descriptor)
-        for s in series { s.write(layout, to: &writer) }
+        for s in series { s.write(layout, to: writer) }
     }
 }
 

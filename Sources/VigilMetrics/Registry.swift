@@ -53,8 +53,8 @@ public final class Registry: Sendable {
         _ name: String, help: String, unit: String? = nil, labelNames: [String], seriesLimit: Int? = nil
     ) throws(RegistrationError) -> CounterFamily {
         let d = MetricDescriptor(name: name, help: help, type: .counter, unit: unit, labelNames: labelNames)
-        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
-            Counter(labelNames: labelNames, labelValues: values, hash: hash, errors: errors)
+        return try family(d, seriesLimit: seriesLimit) { [errors, d] values, hash in
+            Counter(labelNames: labelNames, labelValues: values, hash: hash, errors: errors, sampleName: d.name + "_total")
         }
     }
 
@@ -68,8 +68,8 @@ public final class Registry: Sendable {
         _ name: String, help: String, unit: String? = nil, labelNames: [String], seriesLimit: Int? = nil
     ) throws(RegistrationError) -> GaugeFamily {
         let d = MetricDescriptor(name: name, help: help, type: .gauge, unit: unit, labelNames: labelNames)
-        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
-            Gauge(labelNames: labelNames, labelValues: values, hash: hash, errors: errors)
+        return try family(d, seriesLimit: seriesLimit) { [errors, d] values, hash in
+            Gauge(labelNames: labelNames, labelValues: values, hash: hash, errors: errors, sampleName: d.name)
         }
     }
 
@@ -188,23 +188,23 @@ public final class Registry: Sendable {
         items.append(contentsOf: selfMetrics(families))
         items.sort { $0.name < $1.name }
 
-        var writer = ExpositionWriter(
+        let writer = ExpositionWriter(
             format: format, includeCreated: includeCreated, capacity: lastRenderSize.load(ordering: .relaxed) + 1024)
         for item in items {
             switch item {
             case .family(let family):
-                family.write(to: &writer)
+                family.write(to: writer)
             case .collected(let layout, let samples):
                 guard !samples.isEmpty else { continue }
                 writer.header(layout.descriptor)
                 let sorted = samples.sorted { $0.labelValues.lexicographicallyPrecedes($1.labelValues) }
-                for sample in sorted where !sample.write(layout, to: &writer) {
+                for sample in sorted where !sample.write(layout, to: writer) {
                     errors.record(.invalidCollectedSample)
                 }
             }
         }
         writer.end()
-        lastRenderSize.store(writer.bytes.count, ordering: .relaxed)
+        lastRenderSize.store(writer.sink.count, ordering: .relaxed)
         return writer.bytes
     }
 

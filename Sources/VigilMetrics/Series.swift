@@ -6,11 +6,15 @@ public class Series: @unchecked Sendable {
     @usableFromInline let labelHash: UInt64
     /// `name="value",…` escaped for the exposition formats, without braces.
     let renderedLabels: [UInt8]
+    /// `sample_name{labels} `: all of a counter's or gauge's line but its value, the same in
+    /// both formats. Empty for histograms, whose lines each add a suffix and `le`.
+    let linePrefix: [UInt8]
     @usableFromInline let errors: MetricErrors
     /// When the series was created, in seconds since the epoch (OpenMetrics `_created`).
     public let created: Double
 
-    init(labelNames: [String], labelValues: [String], hash: UInt64, errors: MetricErrors) {
+    /// - Parameter sampleName: the name of the series' one sample line, if it has only one.
+    init(labelNames: [String], labelValues: [String], hash: UInt64, errors: MetricErrors, sampleName: String?) {
         self.labelValues = labelValues
         self.labelHash = hash
         self.errors = errors
@@ -24,10 +28,21 @@ public class Series: @unchecked Sendable {
             rendered.append(UInt8(ascii: "\""))
         }
         self.renderedLabels = rendered
+        var prefix: [UInt8] = []
+        if let sampleName {
+            prefix.append(contentsOf: sampleName.utf8)
+            if !rendered.isEmpty {
+                prefix.append(UInt8(ascii: "{"))
+                prefix.append(contentsOf: rendered)
+                prefix.append(UInt8(ascii: "}"))
+            }
+            prefix.append(UInt8(ascii: " "))
+        }
+        self.linePrefix = prefix
     }
 
     /// Writes this series' samples; each kind overrides it.
-    func write(_ family: FamilyLayout, to writer: inout ExpositionWriter) {}
+    func write(_ family: FamilyLayout, to writer: ExpositionWriter) {}
 
     /// Whether the series' label values are exactly `values`.
     @inlinable

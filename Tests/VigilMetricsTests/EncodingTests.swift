@@ -110,7 +110,7 @@ final class EncodingTests: XCTestCase {
             (.leastNonzeroMagnitude, "5e-324"), (0x1p53, "9007199254740992"), (0x1p60, "1.152921504606847e+18"),
         ]
         for (value, expected) in cases {
-            var writer = ExpositionWriter(format: .text, includeCreated: false, capacity: 32)
+            let writer = ExpositionWriter(format: .text, includeCreated: false, capacity: 32)
             writer.double(value)
             XCTAssertEqual(String(decoding: writer.bytes, as: UTF8.self), expected, "\(value)")
             if value.isFinite { XCTAssertEqual(Double(expected), value) }

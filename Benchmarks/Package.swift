@@ -1,0 +1,26 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Benchmarks live in a package of their own so that the peers they compare against
+// (swift-prometheus) never become dependencies of Vigil. Run: `make bench` from the root.
+let package = Package(
+    name: "vigil-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "vigil"),  // a link to the repository root, so the identity is "vigil" wherever it is cloned
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "MetricsBenchmarks",
+            dependencies: [
+                .product(name: "Vigil", package: "vigil"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Benchmarks/MetricsBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
