@@ -15,7 +15,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "VigilMetrics"),
-        .target(name: "Vigil", dependencies: ["VigilMetrics"]),
+        .target(name: "VigilTracing", dependencies: ["VigilMetrics"]),
+        .target(name: "VigilResources", dependencies: ["VigilMetrics"]),
+        .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources"]),
         .executableTarget(
             name: "vigil",
             dependencies: [
@@ -28,5 +30,7 @@ let package = Package(
         .executableTarget(name: "VigilInteropFixture", dependencies: ["VigilMetrics"]),
         .executableTarget(name: "QuickStart", dependencies: ["Vigil"], path: "Examples/QuickStart"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
+        .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
+        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
     ]
 )

@@ -1,2 +1,4 @@
 // The umbrella module: a host imports `Vigil` and gets every library module.
 @_exported import VigilMetrics
+@_exported import VigilTracing
+@_exported import VigilResources

@@ -12,11 +12,12 @@ import Synchronization
 /// Not `Synchronization.Mutex`: on Linux that lock is a futex inside the uninstrumented standard
 /// library, so the thread sanitizer cannot see it and reports every access it guards as a race.
 /// A pthread mutex is intercepted by the sanitizer and costs the same when uncontended.
-final class Locked<State>: @unchecked Sendable {
+@_spi(VigilInternal)
+public final class Locked<State>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var state: State
 
-    init(_ state: State) {
+    public init(_ state: State) {
         self.state = state
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -28,7 +29,7 @@ final class Locked<State>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
+    public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
@@ -38,12 +39,13 @@ final class Locked<State>: @unchecked Sendable {
 /// A lock for critical sections of a few nanoseconds (copying an exemplar): one
 /// compare-exchange to take, one store to release, no allocation, so that every series can
 /// carry one. Spins briefly, then yields the core.
-struct SpinLock: ~Copyable, @unchecked Sendable {
+@_spi(VigilInternal)
+public struct SpinLock: ~Copyable, @unchecked Sendable {
     private let held = Atomic<Bool>(false)
 
-    init() {}
+    public init() {}
 
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         var spins = 0
         while !held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             spins += 1

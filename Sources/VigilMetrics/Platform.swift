@@ -21,6 +21,14 @@ func currentThreadHash() -> UInt {
     return (raw &* 0x9E37_79B9_7F4A_7C15) >> 32
 }
 
+/// Nanoseconds since the Unix epoch, from the realtime clock.
+@_spi(VigilInternal)
+public func wallClockNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
 /// Seconds since the Unix epoch, from the realtime clock.
 @usableFromInline
 func wallClockSeconds() -> Double {

@@ -1,0 +1,84 @@
+/// A resource a plugin can be limited on; the `resource` label of the limit metrics.
+public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
+    case memoryBytes = "memory_bytes"
+    /// CPU time per second of wall time: 1.0 is one full core.
+    case cpuRatio = "cpu_ratio"
+    case openFDs = "open_fds"
+    case threads
+}
+
+/// The limits configured for one plugin; nil means unlimited.
+public struct ResourceLimits: Sendable, Equatable {
+    /// Resident memory, in bytes, summed over the plugin's processes.
+    public var memoryBytes: UInt64?
+    /// CPU used between two samples, as a share of one core.
+    public var cpuRatio: Double?
+    /// Open file descriptors, summed over the plugin's processes.
+    public var openFDs: Int?
+    /// Threads, summed over the plugin's processes.
+    public var threads: Int?
+
+    public init(memoryBytes: UInt64? = nil, cpuRatio: Double? = nil, openFDs: Int? = nil, threads: Int? = nil) {
+        self.memoryBytes = memoryBytes
+        self.cpuRatio = cpuRatio
+        self.openFDs = openFDs
+        self.threads = threads
+    }
+
+    /// The limit on `resource`, in base units.
+    public subscript(resource: ResourceKind) -> Double? {
+        switch resource {
+        case .memoryBytes: memoryBytes.map { Double($0) }
+        case .cpuRatio: cpuRatio
+        case .openFDs: openFDs.map { Double($0) }
+        case .threads: threads.map { Double($0) }
+        }
+    }
+}
+
+/// A plugin crossing one of its limits, either way.
+public struct LimitEvent: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The plugin went over the limit: `vigil_plugin_limit_violations_total` counted it.
+        case exceeded
+        /// The plugin is back under the limit.
+        case recovered
+    }
+
+    public var plugin: String
+    public var resource: ResourceKind
+    public var kind: Kind
+    /// The measured value and the limit, in base units.
+    public var value: Double
+    public var limit: Double
+}
+
+/// A size in bytes written the way people write them: `512MiB`, `1.5GiB`, `100MB`, `4096`.
+public enum ByteSize {
+    private static let units: [String: Double] = [
+        "": 1, "b": 1,
+        "k": 1e3, "kb": 1e3, "kib": 1024, "ki": 1024,
+        "m": 1e6, "mb": 1e6, "mib": 1_048_576, "mi": 1_048_576,
+        "g": 1e9, "gb": 1e9, "gib": 1_073_741_824, "gi": 1_073_741_824,
+        "t": 1e12, "tb": 1e12, "tib": 1_099_511_627_776, "ti": 1_099_511_627_776,
+    ]
+
+    /// Why a size did not parse; the description says what would.
+    public struct ParseError: Error, CustomStringConvertible, Equatable {
+        public var text: String
+        public var description: String { "\"\(text)\" is not a size (try 512MiB, 1.5GiB, 100MB or a number of bytes)" }
+    }
+
+    /// Parses a size. Units are decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB), in any case.
+    public static func parse(_ text: String) throws(ParseError) -> UInt64 {
+        let trimmed = text.trimmingCharacters(in: " ")
+        let digits = trimmed.prefix { $0.isNumber || $0 == "." }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(" ").lowercased()
+        guard !digits.isEmpty, let number = Double(digits), let scale = units[unit] else {
+            throw ParseError(text: text)
+        }
+        let bytes = (number * scale).rounded()
+        guard bytes.isFinite, bytes < 0x1p64 else { throw ParseError(text: text) }
+        return UInt64(bytes)
+    }
+}

@@ -1,0 +1,44 @@
+/// What the sampler watches for one plugin: how to find its processes, and its limits.
+public struct PluginResources: Sendable {
+    public var name: String
+    /// A process belongs to the plugin when any matcher selects it.
+    public var matchers: [ProcessMatcher]
+    public var limits: ResourceLimits
+
+    public init(name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits()) {
+        self.name = name
+        self.matchers = matchers
+        self.limits = limits
+    }
+}
+
+/// One plugin's figures from the latest sample.
+public struct PluginUsage: Sendable, Equatable {
+    public var processes = 0
+    public var threads = 0
+    public var residentBytes: UInt64 = 0
+    public var virtualBytes: UInt64 = 0
+    public var openFDs = 0
+    /// The smallest soft fd limit among the processes (the one that runs out first); nil if none.
+    public var maxFDs: UInt64?
+    /// CPU seconds since the sampler first saw the plugin, processes that exited included.
+    public var userSeconds = 0.0
+    public var systemSeconds = 0.0
+    /// CPU seconds per second between the last two samples; nil after the first.
+    public var cpuRatio: Double?
+    /// Whether the plugin has only registered threads (an in-process plugin): memory and fds
+    /// belong to the whole host process and are not reported for it.
+    public var threadsOnly = false
+
+    public init() {}
+
+    /// The current value of a limited resource.
+    public subscript(resource: ResourceKind) -> Double? {
+        switch resource {
+        case .memoryBytes: threadsOnly ? nil : Double(residentBytes)
+        case .cpuRatio: cpuRatio
+        case .openFDs: threadsOnly ? nil : Double(openFDs)
+        case .threads: Double(threads)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/// Says which processes belong to a plugin.
+public struct ProcessMatcher: Sendable {
+    public enum Rule: Sendable {
+        /// The process Vigil runs in.
+        case currentProcess
+        case pid(Int32)
+        /// A file holding a pid, read again at every sample (daemons restart).
+        case pidFile(String)
+        /// Processes whose `comm` (the 15-character kernel name) is one of these.
+        case comm([String])
+        /// Processes whose executable's path, or its last component, is one of these.
+        case exe([String])
+        /// Processes whose command line (arguments joined by spaces) matches this expression.
+        case commandLine(String)
+        /// Processes in this cgroup or below it, in any hierarchy.
+        case cgroup(String)
+    }
+
+    public var rule: Rule
+    /// Also take every descendant of the matched processes.
+    public var includeDescendants: Bool
+    // A compiled expression is immutable; Regex is not yet marked Sendable.
+    nonisolated(unsafe) let pattern: Regex<AnyRegexOutput>?
+
+    /// A matcher; throws when a command-line expression does not compile.
+    public init(_ rule: Rule, includeDescendants: Bool = false) throws(MatcherError) {
+        self.rule = rule
+        self.includeDescendants = includeDescendants
+        if case .commandLine(let expression) = rule {
+            do {
+                pattern = try Regex(expression)
+            } catch {
+                throw MatcherError(description: "cmdline pattern \"\(expression)\" is not a regular expression: \(error)")
+            }
+        } else {
+            pattern = nil
+        }
+    }
+
+    /// Whether the rule needs every process's details, rather than naming pids outright.
+    var scansAllProcesses: Bool {
+        switch rule {
+        case .currentProcess, .pid, .pidFile: includeDescendants
+        case .comm, .exe, .commandLine, .cgroup: true
+        }
+    }
+}
+
+/// A matcher that cannot work as written.
+public struct MatcherError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+}
+
+/// One sweep's view of the processes on the machine: the pid list and, read on demand, what
+/// the matchers ask about each. A process that exits meanwhile simply stops matching.
+struct ProcessTable {
+    let source: any ProcSource
+    let selfPID: Int32
+    private(set) var pids: [Int32] = []
+    private var stats: [Int32: ProcStat?] = [:]
+
+    init(source: any ProcSource, selfPID: Int32) {
+        self.source = source
+        self.selfPID = selfPID
+    }
+
+    mutating func loadPIDs() throws(ProcError) {
+        pids = try source.list("").compactMap { Int32($0) }
+    }
+
+    mutating func stat(_ pid: Int32) -> ProcStat? {
+        if let cached = stats[pid] { return cached }
+        let path = "\(pid)/stat"
+        let stat = (try? source.read(path)).flatMap { bytes in try? ProcStat.parse(bytes, path: path) }
+        stats[pid] = stat
+        return stat
+    }
+
+    /// The pids `matcher` selects, with descendants when it asks for them.
+    mutating func match(_ matcher: ProcessMatcher) throws(ProcError) -> Set<Int32> {
+        var matched = Set<Int32>()
+        switch matcher.rule {
+        case .currentProcess:
+            matched.insert(selfPID)
+        case .pid(let pid):
+            if stat(pid) != nil { matched.insert(pid) }
+        case .pidFile(let path):
+            let text = try Self.readPIDFile(path)
+            if let pid = Int32(text), stat(pid) != nil { matched.insert(pid) }
+        case .comm(let names):
+            for pid in pids where names.contains(stat(pid)?.comm ?? "\u{0}") { matched.insert(pid) }
+        case .exe(let names):
+            for pid in pids {
+                guard let exe = try? source.readLink("\(pid)/exe") else { continue }
+                let path = exe.hasSuffix(" (deleted)") ? String(exe.dropLast(10)) : exe
+                let base = path.split(separator: "/").last.map(String.init) ?? path
+                if names.contains(path) || names.contains(base) { matched.insert(pid) }
+            }
+        case .commandLine:
+            guard let pattern = matcher.pattern else { break }
+            for pid in pids where pid != selfPID {
+                guard let bytes = try? source.read("\(pid)/cmdline"), !bytes.isEmpty else { continue }
+                if ProcFiles.commandLine(bytes).contains(pattern) { matched.insert(pid) }
+            }
+        case .cgroup(let prefix):
+            let wanted = prefix.hasSuffix("/") && prefix != "/" ? String(prefix.dropLast()) : prefix
+            for pid in pids {
+                guard let bytes = try? source.read("\(pid)/cgroup") else { continue }
+                let inside = ProcFiles.cgroupPaths(bytes).contains {
+                    $0 == wanted || $0.hasPrefix(wanted == "/" ? "/" : wanted + "/")
+                }
+                if inside { matched.insert(pid) }
+            }
+        }
+        if matcher.includeDescendants { matched.formUnion(descendants(of: matched)) }
+        return matched
+    }
+
+    private mutating func descendants(of roots: Set<Int32>) -> Set<Int32> {
+        var children: [Int32: [Int32]] = [:]
+        for pid in pids {
+            if let parent = stat(pid)?.ppid { children[parent, default: []].append(pid) }
+        }
+        var found = Set<Int32>()
+        var queue = Array(roots)
+        while let next = queue.popLast() {
+            for child in children[next] ?? [] where found.insert(child).inserted { queue.append(child) }
+        }
+        return found
+    }
+
+    static func readPIDFile(_ path: String) throws(ProcError) -> String {
+        let fs = ProcFileSystem(root: path.hasPrefix("/") ? "" : ".")
+        let relative = path.hasPrefix("/") ? String(path.dropFirst()) : path
+        let bytes = try fs.read(relative)
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: "\n").trimmingCharacters(in: " ")
+    }
+}

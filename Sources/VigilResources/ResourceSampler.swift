@@ -1,0 +1,276 @@
+@_spi(VigilInternal) import VigilMetrics
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Samples every watched plugin's processes from /proc, checks them against their limits and
+/// publishes the figures through a registry collector under the names of DESIGN.md.
+///
+/// Sampling runs on a task of its own every `interval`, never on the caller's thread; a scrape
+/// reads the latest sample and never touches /proc itself. CPU counters never go backwards: a
+/// process that exits leaves its CPU time with its plugin, as process-exporter does. Problems
+/// while sampling are counted in `vigil_sample_errors_total{plugin,reason}` and never stop it.
+public final class ResourceSampler: Sendable {
+    public let interval: Duration
+    let plugins: [PluginResources]
+    let source: any ProcSource
+    let constants: SystemConstants
+    let onLimitEvent: (@Sendable (LimitEvent) -> Void)?
+    let state: Locked<State>
+    private let task = Locked<Task<Void, Never>?>(nil)
+
+    struct Tracked: Equatable {
+        var startTime: UInt64
+        var userTicks: UInt64
+        var systemTicks: UInt64
+    }
+
+    struct PluginState {
+        var usage = PluginUsage()
+        /// Live processes (or registered threads) by id, with the ticks last seen.
+        var tracked: [Int32: Tracked] = [:]
+        /// CPU ticks of processes that have exited.
+        var exitedUserTicks: UInt64 = 0
+        var exitedSystemTicks: UInt64 = 0
+        var lastCPUSeconds: Double?
+        var lastSampleTime: Double?
+        var exceeded: [ResourceKind: Bool] = [:]
+        var violations: [ResourceKind: UInt64] = [:]
+        var errors: [String: UInt64] = [:]
+        /// Thread ids registered by the host for an in-process plugin.
+        var threads: Set<Int32> = []
+    }
+
+    struct State {
+        var plugins: [String: PluginState] = [:]
+    }
+
+    /// - Parameters:
+    ///   - plugins: the plugins to watch; names must be unique.
+    ///   - registry: where the figures are published.
+    ///   - interval: time between samples (default 5 s).
+    ///   - onLimitEvent: called, on the sampler's task, when a plugin crosses a limit either way.
+    public init(
+        plugins: [PluginResources], registry: Registry, interval: Duration = .seconds(5),
+        source: any ProcSource = ProcFileSystem(), constants: SystemConstants? = nil,
+        onLimitEvent: (@Sendable (LimitEvent) -> Void)? = nil
+    ) throws(ResourceSamplerError) {
+        var seen = Set<String>()
+        for plugin in plugins where !seen.insert(plugin.name).inserted {
+            throw .duplicatePlugin(plugin.name)
+        }
+        self.plugins = plugins
+        self.interval = interval
+        self.source = source
+        self.constants = constants ?? .current(source: source)
+        self.onLimitEvent = onLimitEvent
+        self.state = Locked(State(plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
+        do {
+            try registry.register(PluginResourceCollector(sampler: self))
+        } catch {
+            throw .registration(error)
+        }
+    }
+
+    /// Counts `threads` (ids from `currentThreadID()`) as the CPU of an in-process plugin.
+    public func addThreads(_ threads: [Int32], to plugin: String) {
+        state.withLock { $0.plugins[plugin]?.threads.formUnion(threads) }
+    }
+
+    /// Stops counting `threads` for `plugin`; their CPU so far stays counted.
+    public func removeThreads(_ threads: [Int32], from plugin: String) {
+        state.withLock { $0.plugins[plugin]?.threads.subtract(threads) }
+    }
+
+    /// The kernel's id of the calling thread, for `addThreads(_:to:)`.
+    /// Nil only where /proc is not mounted.
+    public static func currentThreadID() -> Int32? {
+        // `/proc/thread-self` links to `<pid>/task/<tid>`; gettid(2) has no Swift import.
+        guard let link = try? ProcFileSystem().readLink("thread-self") else { return nil }
+        return link.split(separator: "/").last.flatMap { Int32($0) }
+    }
+
+    /// Starts sampling every `interval` on a task of its own. Calling it twice does nothing.
+    public func start() {
+        task.withLock { task in
+            guard task == nil else { return }
+            task = Task.detached { [self] in
+                while !Task.isCancelled {
+                    sampleNow()
+                    try? await Task.sleep(for: interval)
+                }
+            }
+        }
+    }
+
+    /// Stops sampling and waits for a sample under way to finish.
+    public func stop() async {
+        let running = task.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        running?.cancel()
+        await running?.value
+    }
+
+    /// The latest figures of every plugin.
+    public var usage: [String: PluginUsage] {
+        state.withLock { $0.plugins.mapValues(\.usage) }
+    }
+
+    /// Samples every plugin now, on the calling thread, and returns the figures.
+    @discardableResult
+    public func sampleNow() -> [String: PluginUsage] {
+        let now = Self.monotonicSeconds()
+        var table = ProcessTable(source: source, selfPID: getpid())
+        var listError: ProcError?
+        if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
+            do { try table.loadPIDs() } catch { listError = error }
+        }
+        let registeredThreads = state.withLock { state in state.plugins.mapValues(\.threads) }
+        var events: [LimitEvent] = []
+        for plugin in plugins {
+            var errors: [String] = listError.map { [$0.reason] } ?? []
+            var pids = Set<Int32>()
+            for matcher in plugin.matchers {
+                do {
+                    pids.formUnion(try table.match(matcher))
+                } catch {
+                    errors.append(error.reason)
+                }
+            }
+            let threads = registeredThreads[plugin.name] ?? []
+            let reading = read(pids: pids, threads: threads, table: &table, errors: &errors)
+            state.withLock { state in
+                var ps = state.plugins[plugin.name] ?? PluginState()
+                apply(reading, threadsOnly: pids.isEmpty && !threads.isEmpty, now: now, to: &ps)
+                for reason in errors { ps.errors[reason, default: 0] += 1 }
+                events += checkLimits(plugin, &ps)
+                state.plugins[plugin.name] = ps
+            }
+        }
+        if let onLimitEvent { events.forEach(onLimitEvent) }
+        return usage
+    }
+
+    /// What one sweep read of a plugin's processes or threads.
+    struct Reading {
+        var usage = PluginUsage()
+        var tracked: [Int32: Tracked] = [:]
+    }
+
+    private func read(pids: Set<Int32>, threads: Set<Int32>, table: inout ProcessTable, errors: inout [String]) -> Reading {
+        var reading = Reading()
+        for pid in pids.sorted() {
+            guard let stat = table.stat(pid) else { continue }  // exited since it was matched
+            reading.usage.processes += 1
+            reading.usage.threads += stat.numThreads
+            reading.usage.residentBytes += stat.residentPages * UInt64(constants.pageSize)
+            reading.usage.virtualBytes += stat.virtualBytes
+            reading.tracked[pid] = Tracked(startTime: stat.startTime, userTicks: stat.utime, systemTicks: stat.stime)
+            if stat.isKernelThread { continue }
+            do {
+                reading.usage.openFDs += try source.countEntries("\(pid)/fd")
+            } catch {
+                errors.append(error.reason)
+            }
+            do {
+                if let limit = try ProcFiles.maxOpenFiles(try source.read("\(pid)/limits"), path: "\(pid)/limits") {
+                    reading.usage.maxFDs = min(reading.usage.maxFDs ?? .max, limit)
+                }
+            } catch {
+                errors.append(error.reason)
+            }
+        }
+        let selfPID = getpid()
+        for tid in threads.sorted() {
+            let path = "\(selfPID)/task/\(tid)/stat"
+            do {
+                let stat = try ProcStat.parse(try source.read(path), path: path)
+                reading.usage.threads += 1
+                // Keyed apart from pids: a registered thread of the host is not a process.
+                reading.tracked[-tid] = Tracked(startTime: stat.startTime, userTicks: stat.utime, systemTicks: stat.stime)
+            } catch {
+                errors.append(error.reason)
+            }
+        }
+        return reading
+    }
+
+    private func apply(_ reading: Reading, threadsOnly: Bool, now: Double, to ps: inout PluginState) {
+        // Whatever was tracked and is gone (or was replaced by a new process with the same id)
+        // leaves its CPU time with the plugin.
+        for (id, old) in ps.tracked {
+            let current = reading.tracked[id]
+            if current == nil || current!.startTime != old.startTime {
+                ps.exitedUserTicks += old.userTicks
+                ps.exitedSystemTicks += old.systemTicks
+            }
+        }
+        var liveUser: UInt64 = 0
+        var liveSystem: UInt64 = 0
+        var tracked = reading.tracked
+        for (id, var now) in reading.tracked {
+            // Ticks never go down for one process; guard against a kernel that says otherwise.
+            if let old = ps.tracked[id], old.startTime == now.startTime {
+                now.userTicks = max(now.userTicks, old.userTicks)
+                now.systemTicks = max(now.systemTicks, old.systemTicks)
+                tracked[id] = now
+            }
+            liveUser += now.userTicks
+            liveSystem += now.systemTicks
+        }
+        ps.tracked = tracked
+        let ticks = Double(constants.clockTicksPerSecond)
+        var usage = reading.usage
+        usage.userSeconds = Double(ps.exitedUserTicks + liveUser) / ticks
+        usage.systemSeconds = Double(ps.exitedSystemTicks + liveSystem) / ticks
+        usage.threadsOnly = threadsOnly
+        let cpu = usage.userSeconds + usage.systemSeconds
+        if let lastCPU = ps.lastCPUSeconds, let lastTime = ps.lastSampleTime, now > lastTime {
+            usage.cpuRatio = max(0, cpu - lastCPU) / (now - lastTime)
+        }
+        ps.lastCPUSeconds = cpu
+        ps.lastSampleTime = now
+        ps.usage = usage
+    }
+
+    private func checkLimits(_ plugin: PluginResources, _ ps: inout PluginState) -> [LimitEvent] {
+        var events: [LimitEvent] = []
+        for resource in ResourceKind.allCases {
+            guard let limit = plugin.limits[resource], let value = ps.usage[resource] else { continue }
+            let over = value > limit
+            let was = ps.exceeded[resource] ?? false
+            ps.exceeded[resource] = over
+            if over && !was {
+                ps.violations[resource, default: 0] += 1
+                events.append(LimitEvent(plugin: plugin.name, resource: resource, kind: .exceeded, value: value, limit: limit))
+            } else if !over && was {
+                events.append(LimitEvent(plugin: plugin.name, resource: resource, kind: .recovered, value: value, limit: limit))
+            }
+        }
+        return events
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// Why a sampler could not be made.
+public enum ResourceSamplerError: Error, CustomStringConvertible {
+    case duplicatePlugin(String)
+    case registration(RegistrationError)
+
+    public var description: String {
+        switch self {
+        case .duplicatePlugin(let name): "plugin \"\(name)\" is watched twice; give each plugin one entry with all its matchers"
+        case .registration(let error): "the sampler's metrics could not be registered: \(error)"
+        }
+    }
+}

@@ -1,0 +1,200 @@
+@_spi(VigilInternal) import VigilMetrics
+
+/// Queues ended spans and exports them in batches from a task of its own, with the
+/// OpenTelemetry SDK defaults (queue 2048, batch 512, delay 5 s, export timeout 30 s).
+///
+/// `onEnd` takes a lock for the few nanoseconds of an enqueue, never held across I/O, and never
+/// waits: a full queue drops the span and counts it in
+/// `vigil_spans_dropped_total{reason="queue_full"}`. `forceFlush()` returns only once every span
+/// queued before it was called has been handed to the exporter and the export has finished.
+public final class BatchSpanProcessor: SpanProcessor {
+    /// Tuning, by default the OpenTelemetry SDK's.
+    public struct Configuration: Sendable, Equatable {
+        public var maxQueueSize = 2048
+        public var maxExportBatchSize = 512
+        public var scheduleDelay: Duration = .seconds(5)
+        public var exportTimeout: Duration = .seconds(30)
+
+        public init() {}
+
+        /// The defaults, overridden by `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+        /// `OTEL_BSP_SCHEDULE_DELAY` and `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds). Values that do not
+        /// parse, or are not positive, are ignored, as the specification asks.
+        public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.all) -> Configuration {
+            var c = Configuration()
+            func positive(_ key: String) -> Int? { environment[key].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } }
+            if let v = positive("OTEL_BSP_MAX_QUEUE_SIZE") { c.maxQueueSize = v }
+            if let v = positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") { c.maxExportBatchSize = v }
+            if let v = positive("OTEL_BSP_SCHEDULE_DELAY") { c.scheduleDelay = .milliseconds(v) }
+            if let v = positive("OTEL_BSP_EXPORT_TIMEOUT") { c.exportTimeout = .milliseconds(v) }
+            c.maxExportBatchSize = min(c.maxExportBatchSize, c.maxQueueSize)
+            return c
+        }
+    }
+
+    public let configuration: Configuration
+    private let exporter: any SpanExporter
+    private let state: Locked<State>
+    private let wakeup = Wakeup()
+    private let worker = Locked<Task<Void, Never>?>(nil)
+    private let metrics: Metrics?
+
+    private struct State {
+        var queue: [SpanData] = []
+        var flushWaiters: [CheckedContinuation<Void, Never>] = []
+        var shuttingDown = false
+        var stopped = false
+    }
+
+    struct Metrics {
+        let exported: Counter
+        let dropped: CounterFamily
+        let queueLength: Gauge
+    }
+
+    /// - Parameter registry: where `vigil_spans_exported_total`, `vigil_spans_dropped_total` and
+    ///   `vigil_span_queue_length` go.
+    public init(exporter: any SpanExporter, configuration: Configuration = .fromEnvironment(), registry: Registry? = nil) {
+        self.exporter = exporter
+        var configuration = configuration
+        configuration.maxQueueSize = max(1, configuration.maxQueueSize)
+        configuration.maxExportBatchSize = max(1, min(configuration.maxExportBatchSize, configuration.maxQueueSize))
+        self.configuration = configuration
+        var queue: [SpanData] = []
+        queue.reserveCapacity(configuration.maxQueueSize)
+        self.state = Locked(State(queue: queue))
+        self.metrics = registry.flatMap { registry in
+            try? Metrics(
+                exported: registry.counter("vigil_spans_exported_total", help: "Spans delivered to the exporter's receiver."),
+                dropped: registry.counter("vigil_spans_dropped_total", help: "Spans lost, by reason.", labelNames: ["reason"]),
+                queueLength: registry.gauge("vigil_span_queue_length", help: "Spans waiting to be exported."))
+        }
+        if let metrics {
+            for reason in DropReason.allCases { _ = metrics.dropped.labels(reason.rawValue) }
+        }
+        worker.withLock { $0 = Task.detached { [self] in await run() } }
+    }
+
+    /// Why a span did not reach the receiver.
+    public enum DropReason: String, CaseIterable, Sendable {
+        case queueFull = "queue_full"
+        case exportFailed = "export_failed"
+        case rejected
+        case shutdown
+    }
+
+    public func onEnd(_ span: SpanData) {
+        let outcome: (accepted: Bool, length: Int, reason: DropReason) = state.withLock { state in
+            if state.shuttingDown { return (false, state.queue.count, .shutdown) }
+            guard state.queue.count < configuration.maxQueueSize else { return (false, state.queue.count, .queueFull) }
+            state.queue.append(span)
+            return (true, state.queue.count, .queueFull)
+        }
+        guard outcome.accepted else {
+            metrics?.dropped.labels(outcome.reason.rawValue).inc()
+            return
+        }
+        metrics?.queueLength.set(outcome.length)
+        if outcome.length == configuration.maxExportBatchSize { wakeup.ring() }
+    }
+
+    public func forceFlush() async {
+        let running = state.withLock { !$0.stopped }
+        guard running else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let stopped = state.withLock { state in
+                if state.stopped { return true }
+                state.flushWaiters.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() } else { wakeup.ring() }
+        }
+    }
+
+    public func shutdown(deadline: Duration) async {
+        let first = state.withLock { state in
+            defer { state.shuttingDown = true }
+            return !state.shuttingDown
+        }
+        guard first else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.forceFlush() }
+            group.addTask { try? await Task.sleep(for: deadline) }
+            await group.next()
+            group.cancelAll()
+        }
+        let (task, leftover, waiters) = state.withLock { state in
+            state.stopped = true
+            defer {
+                state.queue.removeAll()
+                state.flushWaiters.removeAll()
+            }
+            return (worker.withLock { $0 }, state.queue.count, state.flushWaiters)
+        }
+        if leftover > 0 { metrics?.dropped.labels(DropReason.shutdown.rawValue).inc(by: leftover) }
+        metrics?.queueLength.set(0)
+        waiters.forEach { $0.resume() }
+        task?.cancel()
+        wakeup.ring()
+        await exporter.shutdown()
+    }
+
+    private func run() async {
+        while true {
+            await wakeup.wait(timeout: configuration.scheduleDelay)
+            // Everything queued now, and every flush asked for before this point, is served by
+            // this round; what comes in meanwhile waits for the next one.
+            let (stopped, waiters) = state.withLock { state in
+                defer { state.flushWaiters.removeAll() }
+                return (state.stopped, state.flushWaiters)
+            }
+            if stopped { return }
+            while let batch = takeBatch() {
+                await exportWithTimeout(batch)
+            }
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    private func takeBatch() -> [SpanData]? {
+        let (batch, length) = state.withLock { state -> ([SpanData], Int) in
+            guard !state.queue.isEmpty, !state.stopped else { return ([], 0) }
+            let n = min(configuration.maxExportBatchSize, state.queue.count)
+            let batch = Array(state.queue.prefix(n))
+            state.queue.removeFirst(n)
+            return (batch, state.queue.count)
+        }
+        metrics?.queueLength.set(length)
+        return batch.isEmpty ? nil : batch
+    }
+
+    private func exportWithTimeout(_ batch: [SpanData]) async {
+        let exporter = self.exporter
+        let result: SpanExportResult = await withTaskGroup(of: SpanExportResult?.self) { group in
+            group.addTask { await exporter.export(batch) }
+            group.addTask {
+                try? await Task.sleep(for: self.configuration.exportTimeout)
+                return Task.isCancelled ? nil : .failure(reason: "export timed out")
+            }
+            var outcome: SpanExportResult = .failure(reason: "export timed out")
+            for await result in group {
+                if let result {
+                    outcome = result
+                    break
+                }
+            }
+            group.cancelAll()
+            return outcome
+        }
+        switch result {
+        case .success:
+            metrics?.exported.inc(by: batch.count)
+        case .partialSuccess(let rejected, _):
+            let rejected = min(max(rejected, 0), batch.count)
+            metrics?.exported.inc(by: batch.count - rejected)
+            metrics?.dropped.labels(DropReason.rejected.rawValue).inc(by: rejected)
+        case .failure:
+            metrics?.dropped.labels(DropReason.exportFailed.rawValue).inc(by: batch.count)
+        }
+    }
+}

@@ -1,0 +1,250 @@
+/// The instrumentation scope Vigil reports its spans under.
+public struct InstrumentationScope: Sendable, Equatable {
+    public var name: String
+    public var version: String
+
+    public init(name: String = "vigil", version: String = VigilVersion.current) {
+        self.name = name
+        self.version = version
+    }
+}
+
+/// Vigil's version, as its spans and metrics report it.
+public enum VigilVersion {
+    public static let current = "0.1.0"
+}
+
+/// Encodes `ExportTraceServiceRequest` (opentelemetry-proto, collector/trace/v1) as protobuf.
+/// Field numbers are cited from trace.proto, resource.proto and common.proto.
+public enum OTLPProtobuf {
+    public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
+        var w = ProtobufWriter(capacity: 256 + spans.count * 192)
+        // ExportTraceServiceRequest.resource_spans = 1
+        w.message(1) { w in
+            // ResourceSpans.resource = 1 → Resource.attributes = 1
+            w.message(1) { w in
+                for attribute in resource.attributes { w.message(1) { keyValue(&$0, attribute) } }
+            }
+            // ResourceSpans.scope_spans = 2
+            w.message(2) { w in
+                // ScopeSpans.scope = 1 → InstrumentationScope.name = 1, version = 2
+                w.message(1) { w in
+                    w.string(1, scope.name)
+                    w.string(2, scope.version)
+                }
+                // ScopeSpans.spans = 2
+                for span in spans { w.message(2) { encodeSpan(&$0, span) } }
+            }
+        }
+        return w.bytes
+    }
+
+    static func encodeSpan(_ w: inout ProtobufWriter, _ span: SpanData) {
+        w.idField(1, span.context.traceID.high, span.context.traceID.low)  // trace_id = 1
+        w.idField(2, span.context.spanID.value)  // span_id = 2
+        w.string(3, span.context.traceState.description)  // trace_state = 3
+        if let parent = span.parentSpanID { w.idField(4, parent.value) }  // parent_span_id = 4
+        w.string(5, span.name, always: true)  // name = 5
+        w.uint(6, UInt64(span.kind.rawValue))  // kind = 6
+        w.fixed64(7, span.startTimeUnixNano)  // start_time_unix_nano = 7
+        w.fixed64(8, span.endTimeUnixNano)  // end_time_unix_nano = 8
+        for attribute in span.attributes { w.message(9) { keyValue(&$0, attribute) } }  // attributes = 9
+        w.uint(10, UInt64(span.droppedAttributes))  // dropped_attributes_count = 10
+        for event in span.events {  // events = 11
+            w.message(11) { w in
+                w.fixed64(1, event.timeUnixNano)  // Event.time_unix_nano = 1
+                w.string(2, event.name)  // Event.name = 2
+                for attribute in event.attributes { w.message(3) { keyValue(&$0, attribute) } }  // Event.attributes = 3
+            }
+        }
+        w.uint(12, UInt64(span.droppedEvents))  // dropped_events_count = 12
+        for link in span.links {  // links = 13
+            w.message(13) { w in
+                w.idField(1, link.context.traceID.high, link.context.traceID.low)  // Link.trace_id = 1
+                w.idField(2, link.context.spanID.value)  // Link.span_id = 2
+                w.string(3, link.context.traceState.description)  // Link.trace_state = 3
+                for attribute in link.attributes { w.message(4) { keyValue(&$0, attribute) } }  // Link.attributes = 4
+                w.fixed32(6, linkFlags(link.context))  // Link.flags = 6
+            }
+        }
+        w.uint(14, UInt64(span.droppedLinks))  // dropped_links_count = 14
+        switch span.status {  // status = 15 → Status.message = 2, code = 3
+        case .unset: break
+        case .ok: w.message(15) { $0.uint(3, 1) }
+        case .error(let message):
+            w.message(15) { w in
+                w.string(2, message)
+                w.uint(3, 2)
+            }
+        }
+        w.fixed32(16, UInt32(span.context.traceFlags))  // flags = 16: the W3C trace flags
+    }
+
+    /// Trace flags, and whether the link points into another process (SpanFlags, trace.proto).
+    static func linkFlags(_ context: SpanContext) -> UInt32 {
+        UInt32(context.traceFlags) | 0x100 | (context.isRemote ? 0x200 : 0)
+    }
+
+    /// KeyValue.key = 1, KeyValue.value = 2 → AnyValue.
+    static func keyValue(_ w: inout ProtobufWriter, _ attribute: Attribute) {
+        w.string(1, attribute.key, always: true)
+        w.message(2) { anyValue(&$0, attribute.value) }
+    }
+
+    /// AnyValue is a oneof: the chosen field is written even when it holds its default.
+    static func anyValue(_ w: inout ProtobufWriter, _ value: AttributeValue) {
+        func array(_ body: (inout ProtobufWriter) -> Void) { w.message(5) { w in body(&w) } }  // array_value = 5
+        switch value {
+        case .string(let s): w.string(1, s, always: true)  // string_value = 1
+        case .bool(let b): w.uint(2, b ? 1 : 0, always: true)  // bool_value = 2
+        case .int(let i): w.int64(3, i)  // int_value = 3
+        case .double(let d): w.double(4, d)  // double_value = 4
+        // ArrayValue.values = 1, each an AnyValue.
+        case .stringArray(let values): array { w in for v in values { w.message(1) { $0.string(1, v, always: true) } } }
+        case .boolArray(let values): array { w in for v in values { w.message(1) { $0.uint(2, v ? 1 : 0, always: true) } } }
+        case .intArray(let values): array { w in for v in values { w.message(1) { $0.int64(3, v) } } }
+        case .doubleArray(let values): array { w in for v in values { w.message(1) { $0.double(4, v) } } }
+        }
+    }
+}
+
+/// Encodes `ExportTraceServiceRequest` as OTLP/JSON: the protobuf JSON mapping with OTLP's
+/// exceptions (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): ids as hex
+/// strings, lowerCamelCase keys, enums as integers, 64-bit integers as decimal strings.
+public enum OTLPJSON {
+    public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
+        var out = JSONWriter()
+        out.raw("{\"resourceSpans\":[{\"resource\":{\"attributes\":")
+        out.attributes(resource.attributes)
+        out.raw("},\"scopeSpans\":[{\"scope\":{\"name\":")
+        out.string(scope.name)
+        out.raw(",\"version\":")
+        out.string(scope.version)
+        out.raw("},\"spans\":[")
+        for (i, span) in spans.enumerated() {
+            if i > 0 { out.raw(",") }
+            encodeSpan(&out, span)
+        }
+        out.raw("]}]}]}")
+        return out.bytes
+    }
+
+    static func encodeSpan(_ out: inout JSONWriter, _ span: SpanData) {
+        out.raw("{\"traceId\":\"\(span.context.traceID)\",\"spanId\":\"\(span.context.spanID)\"")
+        if !span.context.traceState.members.isEmpty {
+            out.raw(",\"traceState\":")
+            out.string(span.context.traceState.description)
+        }
+        if let parent = span.parentSpanID { out.raw(",\"parentSpanId\":\"\(parent)\"") }
+        out.raw(",\"flags\":\(span.context.traceFlags),\"name\":")
+        out.string(span.name)
+        out.raw(",\"kind\":\(span.kind.rawValue),\"startTimeUnixNano\":\"\(span.startTimeUnixNano)\",\"endTimeUnixNano\":\"\(span.endTimeUnixNano)\",\"attributes\":")
+        out.attributes(span.attributes)
+        if span.droppedAttributes > 0 { out.raw(",\"droppedAttributesCount\":\(span.droppedAttributes)") }
+        out.raw(",\"events\":[")
+        for (i, event) in span.events.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.raw("{\"timeUnixNano\":\"\(event.timeUnixNano)\",\"name\":")
+            out.string(event.name)
+            out.raw(",\"attributes\":")
+            out.attributes(event.attributes)
+            out.raw("}")
+        }
+        out.raw("]")
+        if span.droppedEvents > 0 { out.raw(",\"droppedEventsCount\":\(span.droppedEvents)") }
+        out.raw(",\"links\":[")
+        for (i, link) in span.links.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.raw("{\"traceId\":\"\(link.context.traceID)\",\"spanId\":\"\(link.context.spanID)\"")
+            if !link.context.traceState.members.isEmpty {
+                out.raw(",\"traceState\":")
+                out.string(link.context.traceState.description)
+            }
+            out.raw(",\"attributes\":")
+            out.attributes(link.attributes)
+            out.raw(",\"flags\":\(OTLPProtobuf.linkFlags(link.context))}")
+        }
+        out.raw("]")
+        if span.droppedLinks > 0 { out.raw(",\"droppedLinksCount\":\(span.droppedLinks)") }
+        switch span.status {
+        case .unset: out.raw(",\"status\":{}")
+        case .ok: out.raw(",\"status\":{\"code\":1}")
+        case .error(let message):
+            out.raw(",\"status\":{\"message\":")
+            out.string(message)
+            out.raw(",\"code\":2}")
+        }
+        out.raw("}")
+    }
+}
+
+struct JSONWriter {
+    var bytes: [UInt8] = []
+
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// A JSON string (RFC 8259 §7): quote, backslash and control characters escaped.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                bytes.append(contentsOf: Array("\\u00".utf8))
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0xF)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func attributes(_ attributes: [Attribute]) {
+        raw("[")
+        for (i, attribute) in attributes.enumerated() {
+            if i > 0 { raw(",") }
+            raw("{\"key\":")
+            string(attribute.key)
+            raw(",\"value\":")
+            anyValue(attribute.value)
+            raw("}")
+        }
+        raw("]")
+    }
+
+    mutating func double(_ value: Double) {
+        if value.isNaN { raw("\"NaN\"") } else if value.isInfinite { raw(value < 0 ? "\"-Infinity\"" : "\"Infinity\"") } else { raw("\(value)") }
+    }
+
+    mutating func anyValue(_ value: AttributeValue) {
+        func array<T>(_ values: [T], _ one: (inout JSONWriter, T) -> Void) {
+            raw("{\"arrayValue\":{\"values\":[")
+            for (i, v) in values.enumerated() {
+                if i > 0 { raw(",") }
+                one(&self, v)
+            }
+            raw("]}}")
+        }
+        switch value {
+        case .string(let s):
+            raw("{\"stringValue\":")
+            string(s)
+            raw("}")
+        case .bool(let b): raw("{\"boolValue\":\(b)}")
+        case .int(let i): raw("{\"intValue\":\"\(i)\"}")
+        case .double(let d):
+            raw("{\"doubleValue\":")
+            double(d)
+            raw("}")
+        case .stringArray(let values): array(values) { w, v in w.raw("{\"stringValue\":"); w.string(v); w.raw("}") }
+        case .boolArray(let values): array(values) { w, v in w.raw("{\"boolValue\":\(v)}") }
+        case .intArray(let values): array(values) { w, v in w.raw("{\"intValue\":\"\(v)\"}") }
+        case .doubleArray(let values): array(values) { w, v in w.raw("{\"doubleValue\":"); w.double(v); w.raw("}") }
+        }
+    }
+}

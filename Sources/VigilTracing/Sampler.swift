@@ -1,0 +1,45 @@
+/// Decides whether a new span is recorded and exported.
+public indirect enum Sampler: Sendable, Equatable {
+    case alwaysOn
+    case alwaysOff
+    /// Keeps this share of traces, decided by the trace id alone so that every service keeps
+    /// or drops the same traces.
+    case traceIDRatio(Double)
+    /// Follows the parent's sampled flag; `root` decides for spans without a parent. The default.
+    case parentBased(root: Sampler)
+
+    public static let `default` = Sampler.parentBased(root: .alwaysOn)
+
+    public func shouldSample(traceID: TraceID, parent: SpanContext?) -> Bool {
+        switch self {
+        case .alwaysOn:
+            return true
+        case .alwaysOff:
+            return false
+        case .traceIDRatio(let ratio):
+            guard ratio > 0 else { return false }
+            guard ratio < 1 else { return true }
+            // The low 56 bits are the random part of a W3C trace id (Trace Context Level 2).
+            let threshold = UInt64(ratio * 0x1p56)
+            return traceID.low & 0x00FF_FFFF_FFFF_FFFF < threshold
+        case .parentBased(let root):
+            if let parent, parent.isValid { return parent.isSampled }
+            return root.shouldSample(traceID: traceID, parent: nil)
+        }
+    }
+
+    /// Reads `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as the OpenTelemetry
+    /// specification defines them; nil when unset or not understood.
+    public static func fromEnvironment(_ environment: [String: String]) -> Sampler? {
+        let arg = environment["OTEL_TRACES_SAMPLER_ARG"].flatMap(Double.init).map { min(max($0, 0), 1) } ?? 1
+        switch environment["OTEL_TRACES_SAMPLER"] {
+        case "always_on": return .alwaysOn
+        case "always_off": return .alwaysOff
+        case "traceidratio": return .traceIDRatio(arg)
+        case "parentbased_always_on": return .parentBased(root: .alwaysOn)
+        case "parentbased_always_off": return .parentBased(root: .alwaysOff)
+        case "parentbased_traceidratio": return .parentBased(root: .traceIDRatio(arg))
+        default: return nil
+        }
+    }
+}

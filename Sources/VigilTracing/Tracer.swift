@@ -1,0 +1,169 @@
+@_spi(VigilInternal) import VigilMetrics
+
+/// Where a new span's parent comes from.
+public enum ParentContext: Sendable {
+    /// The span of the current task (`Span.current`), if any. The default.
+    case current
+    /// No parent: the span starts a new trace.
+    case none
+    /// This context, for code that runs outside the task that holds the parent (event loops)
+    /// or that received it from another process.
+    case context(SpanContext)
+}
+
+/// Starts spans and hands ended ones to a processor.
+public final class Tracer: Sendable {
+    public let resource: TelemetryResource
+    public let sampler: Sampler
+    public let limits: SpanLimits
+    let processor: any SpanProcessor
+    private let endErrors: Counter?
+
+    /// - Parameters:
+    ///   - processor: receives every ended, sampled span (a `BatchSpanProcessor` to export).
+    ///   - registry: where the tracer's self-metrics go (`vigil_span_end_errors_total`).
+    public init(resource: TelemetryResource, sampler: Sampler = .default, limits: SpanLimits = SpanLimits(),
+                processor: any SpanProcessor, registry: Registry? = nil) {
+        self.resource = resource
+        self.sampler = sampler
+        self.limits = limits
+        self.processor = processor
+        self.endErrors = try? registry?.counter(
+            "vigil_span_end_errors_total", help: "Calls to end() on a span that had already ended; they are ignored.")
+    }
+
+    /// Starts a span. It is not the current span of any task until you run code in
+    /// `withSpan`; end it with `end()`.
+    public func startSpan(
+        _ name: String, kind: SpanKind = .internal, parent: ParentContext = .current,
+        attributes: [Attribute] = [], links: [SpanLink] = [], startTimeUnixNano: UInt64? = nil
+    ) -> Span {
+        let parentContext: SpanContext? = switch parent {
+        case .current: Span.current?.context
+        case .none: nil
+        case .context(let context): context.isValid ? context : nil
+        }
+        let traceID = parentContext?.traceID ?? TraceID.random()
+        let sampled = sampler.shouldSample(traceID: traceID, parent: parentContext)
+        var flags = parentContext?.traceFlags ?? 0
+        flags = sampled ? flags | 1 : flags & ~1
+        let context = SpanContext(
+            traceID: traceID, spanID: SpanID.random(), traceFlags: flags,
+            traceState: parentContext?.traceState ?? TraceState(), isRemote: false)
+        return Span(
+            name: name, context: context, parentSpanID: parentContext?.spanID, kind: kind,
+            start: startTimeUnixNano ?? wallClockNanoseconds(), attributes: sampled ? attributes : [],
+            links: sampled ? links : [], tracer: sampled ? self : nil)
+    }
+
+    /// Runs `body` in a new span that is the current span of the task (and of its child tasks)
+    /// meanwhile. A thrown error marks the span as an error and is rethrown; cancellation is
+    /// recorded as a `cancelled` event, not as an error.
+    public func withSpan<T>(
+        _ name: String, kind: SpanKind = .internal, parent: ParentContext = .current, attributes: [Attribute] = [],
+        _ body: (Span) async throws -> T
+    ) async rethrows -> T {
+        let span = startSpan(name, kind: kind, parent: parent, attributes: attributes)
+        defer { span.end() }
+        do {
+            return try await Span.$current.withValue(span) { try await body(span) }
+        } catch {
+            Self.record(error, on: span)
+            throw error
+        }
+    }
+
+    /// `withSpan` for synchronous code.
+    public func withSpan<T>(
+        _ name: String, kind: SpanKind = .internal, parent: ParentContext = .current, attributes: [Attribute] = [],
+        _ body: (Span) throws -> T
+    ) rethrows -> T {
+        let span = startSpan(name, kind: kind, parent: parent, attributes: attributes)
+        defer { span.end() }
+        do {
+            return try Span.$current.withValue(span) { try body(span) }
+        } catch {
+            Self.record(error, on: span)
+            throw error
+        }
+    }
+
+    static func record(_ error: any Error, on span: Span) {
+        if error is CancellationError {
+            span.addEvent("cancelled")
+        } else {
+            span.recordError(error)
+        }
+    }
+
+    func recordDoubleEnd() {
+        endErrors?.inc()
+    }
+
+    /// Exports every ended span now; returns when they are delivered or given up on.
+    public func forceFlush() async {
+        await processor.forceFlush()
+    }
+
+    /// Flushes and stops the processor within `deadline`.
+    public func shutdown(deadline: Duration = .seconds(30)) async {
+        await processor.shutdown(deadline: deadline)
+    }
+}
+
+/// What produced the telemetry: `service.name` and the rest (OpenTelemetry Resource).
+public struct TelemetryResource: Sendable, Equatable {
+    public var attributes: [Attribute]
+
+    public init(attributes: [Attribute]) {
+        self.attributes = attributes
+    }
+
+    /// `service.name`, `service.version`, `host.name`, `process.pid`, then every
+    /// `OTEL_RESOURCE_ATTRIBUTES` pair; `OTEL_SERVICE_NAME` overrides `serviceName`.
+    public static func detect(
+        serviceName: String, serviceVersion: String? = nil, environment: [String: String] = ProcessEnvironment.all
+    ) -> TelemetryResource {
+        var attributes: [Attribute] = []
+        func put(_ key: String, _ value: AttributeValue) {
+            if let i = attributes.firstIndex(where: { $0.key == key }) { attributes[i].value = value } else { attributes.append(Attribute(key, value)) }
+        }
+        put("service.name", .string(serviceName))
+        if let serviceVersion { put("service.version", .string(serviceVersion)) }
+        if let host = ProcessEnvironment.hostName() { put("host.name", .string(host)) }
+        put("process.pid", .int(Int64(ProcessEnvironment.pid)))
+        put("telemetry.sdk.name", "vigil")
+        put("telemetry.sdk.language", "swift")
+        // W3C Baggage-style list: key=value pairs, comma-separated, values percent-encoded.
+        for pair in (environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(" ")
+            guard !key.isEmpty else { continue }
+            put(key, .string(parts[1].trimmingCharacters(" ").removingPercentEncoding))
+        }
+        if let name = environment["OTEL_SERVICE_NAME"], !name.isEmpty { put("service.name", .string(name)) }
+        return TelemetryResource(attributes: attributes)
+    }
+
+    public subscript(key: String) -> AttributeValue? {
+        attributes.first { $0.key == key }?.value
+    }
+}
+
+extension String {
+    var removingPercentEncoding: String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(self.utf8)[...]
+        while let b = utf8.popFirst() {
+            if b == UInt8(ascii: "%"), utf8.count >= 2,
+               let v = Hex.decode(Array(utf8.prefix(2)).map { ($0 >= 0x41 && $0 <= 0x46) ? $0 + 32 : $0 }[...]) {
+                bytes.append(UInt8(v))
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
