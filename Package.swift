@@ -17,7 +17,10 @@ let package = Package(
         .target(name: "VigilMetrics"),
         .target(name: "VigilTracing", dependencies: ["VigilMetrics"]),
         .target(name: "VigilResources", dependencies: ["VigilMetrics"]),
-        .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources"]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "VigilExport", dependencies: ["VigilMetrics", "VigilTracing", "CCurl", "CZlib"]),
+        .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources", "VigilExport"]),
         .executableTarget(
             name: "vigil",
             dependencies: [
@@ -32,5 +35,6 @@ let package = Package(
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
+        .testTarget(name: "VigilExportTests", dependencies: ["VigilExport"]),
     ]
 )

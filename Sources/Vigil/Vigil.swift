@@ -2,3 +2,4 @@
 @_exported import VigilMetrics
 @_exported import VigilTracing
 @_exported import VigilResources
+@_exported import VigilExport

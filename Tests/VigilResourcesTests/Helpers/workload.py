@@ -8,9 +8,13 @@ Prints "ready" once everything is in place, then obeys lines on stdin:
   cpu       print this process's CPU seconds, from times(2)
 and exits when stdin closes. TOKEN only makes the command line unique for matchers."""
 import os
+import signal
 import sys
 import threading
 import time
+
+# The test runner may hand down a mask that blocks SIGTERM: unblock it so the test can stop us.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
 args = sys.argv[2:]
 held = []

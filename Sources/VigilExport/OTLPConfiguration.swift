@@ -1,0 +1,110 @@
+import VigilTracing
+
+/// Where and how trace batches are sent, with the OpenTelemetry exporter variables.
+public struct OTLPConfiguration: Sendable {
+    public enum Encoding: String, Sendable {
+        case protobuf = "http/protobuf"
+        case json = "http/json"
+    }
+
+    /// The full URL batches are posted to, such as `http://127.0.0.1:4318/v1/traces`.
+    public var tracesEndpoint: String
+    /// Extra headers (credentials among them: never logged).
+    public var headers: [(name: String, value: String)]
+    public var gzip: Bool
+    public var timeout: Duration
+    public var encoding: Encoding
+    public var retry: RetryPolicy
+
+    public init(tracesEndpoint: String = "http://localhost:4318/v1/traces", headers: [(name: String, value: String)] = [],
+                gzip: Bool = true, timeout: Duration = .seconds(10), encoding: Encoding = .protobuf, retry: RetryPolicy = RetryPolicy()) {
+        self.tracesEndpoint = tracesEndpoint
+        self.headers = headers
+        self.gzip = gzip
+        self.timeout = timeout
+        self.encoding = encoding
+        self.retry = retry
+    }
+
+    /// The defaults overridden by the OpenTelemetry variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+    /// (used as it is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (with `/v1/traces` appended),
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`, `_COMPRESSION` (`gzip` or `none`), `_TIMEOUT`
+    /// (milliseconds) and `_PROTOCOL`. Values that do not parse are ignored, as the
+    /// specification asks; the signal-specific variable wins over the general one.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.all, base: OTLPConfiguration = OTLPConfiguration()) -> OTLPConfiguration {
+        var c = base
+        func value(_ name: String) -> String? {
+            let specific = environment["OTEL_EXPORTER_OTLP_TRACES_" + name]
+            return (specific?.isEmpty == false ? specific : nil) ?? environment["OTEL_EXPORTER_OTLP_" + name].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let endpoint = environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], !endpoint.isEmpty {
+            c.tracesEndpoint = endpoint
+        } else if let endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !endpoint.isEmpty {
+            c.tracesEndpoint = (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
+        }
+        if let headers = value("HEADERS") {
+            c.headers = headers.split(separator: ",").compactMap { pair in
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { return nil }
+                let name = String(parts[0]).trimmingCharacters(in: " ")
+                return name.isEmpty ? nil : (name, String(parts[1]).trimmingCharacters(in: " ").percentDecoded)
+            }
+        }
+        switch value("COMPRESSION") {
+        case "gzip": c.gzip = true
+        case "none": c.gzip = false
+        default: break
+        }
+        if let ms = value("TIMEOUT").flatMap({ Int($0) }), ms > 0 { c.timeout = .milliseconds(ms) }
+        if let encoding = value("PROTOCOL").flatMap(Encoding.init(rawValue:)) { c.encoding = encoding }
+        return c
+    }
+}
+
+/// Exponential backoff with jitter between attempts.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Attempts in all, the first included.
+    public var maxAttempts = 5
+    public var initialBackoff: Duration = .seconds(1)
+    public var maxBackoff: Duration = .seconds(30)
+    public var multiplier = 2.0
+    /// The longest `Retry-After` honoured; a longer one gives up instead of waiting.
+    public var maxRetryAfter: Duration = .seconds(60)
+
+    public init() {}
+
+    /// The wait before attempt `attempt + 1`: the exponential step, with a uniformly random
+    /// half of it taken off so that many clients do not retry in step.
+    public func backoff(after attempt: Int) -> Duration {
+        let base = Double(initialBackoff.components.seconds) + Double(initialBackoff.components.attoseconds) / 1e18
+        let cap = Double(maxBackoff.components.seconds) + Double(maxBackoff.components.attoseconds) / 1e18
+        let step = min(cap, base * pow(multiplier, Double(attempt - 1)))
+        return .seconds(step / 2 + Double.random(in: 0...(step / 2)))
+    }
+
+    private func pow(_ x: Double, _ y: Double) -> Double {
+        var result = 1.0
+        for _ in 0..<Int(y) { result *= x }
+        return result
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        Substring(self).trimmingCharacters(in: set)
+    }
+
+    var percentDecoded: String {
+        var out: [UInt8] = []
+        var bytes = Array(utf8)[...]
+        while let b = bytes.popFirst() {
+            if b == UInt8(ascii: "%"), bytes.count >= 2, let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(v)
+                bytes = bytes.dropFirst(2)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import XCTest
+@testable import VigilExport
+
+/// The Python OTLP receiver (scripts/interop.d/otlp_receiver.py), decoding with
+/// opentelemetry-proto, run on a loopback port for one test.
+final class OTLPReceiver {
+    let process = Process()
+    let port: Int
+    private let client = HTTPClient()
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    init(port: Int = 0) throws {
+        let python = Self.root.appendingPathComponent(".build/peers/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python.path) else {
+            throw XCTSkip("the Python peers are not installed: run `make test` (scripts/setup creates .build/peers)")
+        }
+        process.executableURL = python
+        process.arguments = [Self.root.appendingPathComponent("scripts/interop.d/otlp_receiver.py").path] + (port == 0 ? [] : [String(port)])
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            guard !byte.isEmpty else { throw NSError(domain: "receiver", code: 1, userInfo: [NSLocalizedDescriptionKey: "the OTLP receiver exited before listening"]) }
+            if byte == Data([0x0A]) { break }
+            line.append(byte)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening "), let port = Int(text.dropFirst(10)) else { throw NSError(domain: "receiver", code: 2) }
+        self.port = port
+    }
+
+    var endpoint: String { "http://127.0.0.1:\(port)/v1/traces" }
+
+    func script(_ answers: [[String: Any]]) async throws {
+        let body = try JSONSerialization.data(withJSONObject: answers)
+        _ = try await client.send(HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/control/script", body: Array(body)))
+    }
+
+    struct Received: Decodable {
+        var time: Double
+        var gzip: Bool
+        var content_type: String?
+        var user_agent: String?
+        var authorization: String?
+        var answered: Int
+        var spans: [ReceivedSpan]?
+        var error: String?
+    }
+
+    struct ReceivedSpan: Decodable {
+        var resource: [String: AnyJSON]
+        var scope: [String: String]
+        var trace_id: String
+        var span_id: String
+        var parent_span_id: String
+        var trace_state: String
+        var name: String
+        var kind: Int
+        var start: UInt64
+        var end: UInt64
+        var attributes: [String: AnyJSON]
+        var events: [ReceivedEvent]
+        var links: [ReceivedLink]
+        var status: ReceivedStatus
+        var flags: UInt32
+    }
+
+    struct ReceivedEvent: Decodable { var name: String; var time: UInt64; var attributes: [String: AnyJSON] }
+    struct ReceivedLink: Decodable { var trace_id: String; var span_id: String; var attributes: [String: AnyJSON] }
+    struct ReceivedStatus: Decodable { var code: Int; var message: String }
+
+    func received() async throws -> [Received] {
+        let response = try await client.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/control/received"))
+        return try JSONDecoder().decode([Received].self, from: Data(response.body))
+    }
+
+    func stop() {
+        // SIGTERM ends the server at once. Poll rather than waitUntilExit(), which can wait
+        // forever for Foundation's run loop when called from a task.
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+    }
+
+    deinit { stop() }
+}
+
+/// A JSON value, for attributes of any type.
+enum AnyJSON: Decodable, Equatable {
+    case string(String), int(Int64), double(Double), bool(Bool), array([AnyJSON]), null
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else { self = .array(try c.decode([AnyJSON].self)) }
+    }
+}

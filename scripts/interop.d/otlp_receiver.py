@@ -1,0 +1,174 @@
+"""An OTLP/HTTP trace receiver for Vigil's tests: decodes every POST /v1/traces with
+opentelemetry-proto (protobuf or JSON, gzip or not) and keeps what it decoded.
+
+usage: otlp_receiver.py [PORT]     prints "listening PORT" once it serves on 127.0.0.1
+Control (JSON):
+  POST /control/script   a list of answers used in turn for the next requests, each
+                         {"status": 503, "retry_after": "1", "hang": 0.0, "rejected": 0, "message": ""};
+                         after the list runs out, requests get 200.
+  GET  /control/received every decoded request, in arrival order
+  POST /control/reset    forget requests and script
+"""
+import base64
+import gzip
+import json
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+lock = threading.Lock()
+received = []
+script = []
+
+
+def any_value(v):
+    kind = v.WhichOneof("value")
+    if kind == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if kind is None:
+        return None
+    return getattr(v, kind)
+
+
+def attributes(kvs):
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+HEX_ID_KEYS = {"traceId", "spanId", "parentSpanId"}
+
+
+def hex_ids_to_base64(node):
+    """OTLP/JSON writes trace and span ids as hex, where protobuf's JSON mapping expects base64
+    for bytes fields (OTLP specification, "JSON Protobuf Encoding"): convert them, as the
+    collector does, and refuse ids that are not hex."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in HEX_ID_KEYS and isinstance(value, str):
+                node[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            else:
+                hex_ids_to_base64(value)
+    elif isinstance(node, list):
+        for item in node:
+            hex_ids_to_base64(item)
+    return node
+
+
+def summarize(request):
+    out = []
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                out.append({
+                    "resource": attributes(rs.resource.attributes),
+                    "scope": {"name": ss.scope.name, "version": ss.scope.version},
+                    "trace_id": s.trace_id.hex(),
+                    "span_id": s.span_id.hex(),
+                    "parent_span_id": s.parent_span_id.hex(),
+                    "trace_state": s.trace_state,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "start": s.start_time_unix_nano,
+                    "end": s.end_time_unix_nano,
+                    "attributes": attributes(s.attributes),
+                    "events": [{"name": e.name, "time": e.time_unix_nano, "attributes": attributes(e.attributes)} for e in s.events],
+                    "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(), "attributes": attributes(l.attributes)} for l in s.links],
+                    "status": {"code": s.status.code, "message": s.status.message},
+                    "flags": s.flags,
+                    "dropped_attributes": s.dropped_attributes_count,
+                })
+    return out
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", content_type="application/json", headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def do_GET(self):
+        if self.path == "/control/received":
+            with lock:
+                self.reply(200, json.dumps(received).encode())
+        else:
+            self.reply(404)
+
+    def do_POST(self):
+        global script
+        if self.path == "/control/script":
+            with lock:
+                script = json.loads(self.body())
+            return self.reply(200, b"{}")
+        if self.path == "/control/reset":
+            with lock:
+                received.clear()
+                script = []
+            return self.reply(200, b"{}")
+        if self.path != "/v1/traces":
+            return self.reply(404)
+        raw = self.body()
+        with lock:
+            answer = script.pop(0) if script else {"status": 200}
+        entry = {"time": time.time(), "gzip": self.headers.get("Content-Encoding") == "gzip",
+                 "content_type": self.headers.get("Content-Type"), "user_agent": self.headers.get("User-Agent"),
+                 "authorization": self.headers.get("Authorization"), "answered": answer.get("status", 200)}
+        try:
+            data = gzip.decompress(raw) if entry["gzip"] else raw
+            request = ExportTraceServiceRequest()
+            if entry["content_type"] == "application/json":
+                json_format.ParseDict(hex_ids_to_base64(json.loads(data)), request)
+            else:
+                request.ParseFromString(data)
+            entry["spans"] = summarize(request)
+        except Exception as error:  # a malformed export is recorded, and answered 400
+            entry["error"] = f"{type(error).__name__}: {error}"
+            answer = {"status": 400}
+            entry["answered"] = 400
+        with lock:
+            received.append(entry)
+        if answer.get("hang"):
+            time.sleep(answer["hang"])
+        status = answer.get("status", 200)
+        headers = [("Retry-After", answer["retry_after"])] if "retry_after" in answer else []
+        if status == 200:
+            response = ExportTraceServiceResponse()
+            if answer.get("rejected") or answer.get("message"):
+                response.partial_success.rejected_spans = answer.get("rejected", 0)
+                response.partial_success.error_message = answer.get("message", "")
+            if entry["content_type"] == "application/json":
+                return self.reply(200, json_format.MessageToJson(response).encode(), "application/json", headers)
+            return self.reply(200, response.SerializeToString(), "application/x-protobuf", headers)
+        self.reply(status, b'{"code": 14, "message": "scripted"}', "application/json", headers)
+
+
+# A parent may hand down a signal mask with SIGTERM and SIGINT blocked (Swift's test runner
+# does): unblock them so that the test can stop this server.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
+server.daemon_threads = True
+print(f"listening {server.server_address[1]}", flush=True)
+try:
+    server.serve_forever()
+except KeyboardInterrupt:
+    pass
