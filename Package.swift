@@ -8,10 +8,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Vigil", targets: ["Vigil"]),
+        .library(name: "VigilTracingBridge", targets: ["VigilTracingBridge"]),
         .executable(name: "vigil", targets: ["vigil"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         .target(name: "VigilMetrics"),
@@ -20,6 +22,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "VigilExport", dependencies: ["VigilMetrics", "VigilTracing", "CCurl", "CZlib"]),
+        // The swift-distributed-tracing bridge: a module of its own, so hosts that do not use it never build it.
+        .target(name: "VigilTracingBridge", dependencies: [
+            "VigilTracing", .product(name: "Tracing", package: "swift-distributed-tracing"),
+        ]),
         .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources", "VigilExport"]),
         .executableTarget(
             name: "vigil",
@@ -36,5 +42,6 @@ let package = Package(
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport"]),
+        .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge"]),
     ]
 )

@@ -31,5 +31,14 @@ let package = Package(
             path: "Benchmarks/ResourceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "TracingBenchmarks",
+            dependencies: [
+                .product(name: "Vigil", package: "vigil"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/TracingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
