@@ -9,24 +9,34 @@ let package = Package(
     products: [
         .library(name: "Vigil", targets: ["Vigil"]),
         .library(name: "VigilTracingBridge", targets: ["VigilTracingBridge"]),
+        .library(name: "VigilSwiftMetrics", targets: ["VigilSwiftMetrics"]),
         .executable(name: "vigil", targets: ["vigil"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "VigilMetrics"),
         .target(name: "VigilTracing", dependencies: ["VigilMetrics"]),
         .target(name: "VigilResources", dependencies: ["VigilMetrics"]),
+        .target(name: "VigilInstrument", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "VigilExport", dependencies: ["VigilMetrics", "VigilTracing", "CCurl", "CZlib"]),
+        .target(name: "VigilExport", dependencies: [
+            "VigilMetrics", "VigilTracing", "CCurl", "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // The swift-distributed-tracing bridge: a module of its own, so hosts that do not use it never build it.
         .target(name: "VigilTracingBridge", dependencies: [
             "VigilTracing", .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
-        .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources", "VigilExport"]),
+        // The swift-metrics backend, likewise in a module of its own.
+        .target(name: "VigilSwiftMetrics", dependencies: ["VigilMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]),
+        .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources", "VigilInstrument", "VigilExport"]),
         .executableTarget(
             name: "vigil",
             dependencies: [
@@ -42,6 +52,8 @@ let package = Package(
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport"]),
+        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument"]),
         .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge"]),
+        .testTarget(name: "VigilSwiftMetricsTests", dependencies: ["VigilSwiftMetrics", .product(name: "Metrics", package: "swift-metrics")]),
     ]
 )

@@ -3,3 +3,4 @@
 @_exported import VigilTracing
 @_exported import VigilResources
 @_exported import VigilExport
+@_exported import VigilInstrument

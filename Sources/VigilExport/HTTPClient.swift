@@ -23,7 +23,7 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
-    /// At most `HTTPClient.maximumBodyBytes`; the rest is read and discarded.
+    /// At most the client's `maximumBodyBytes`; the rest is read and discarded.
     public var body: [UInt8]
 
     public func header(_ name: String) -> String? {
@@ -50,8 +50,8 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
 /// HTTP over libcurl, with one connection kept alive per client. Transfers run one at a time
 /// on a thread of the client's own, never on the caller's or on Swift's cooperative pool.
 public final class HTTPClient: Sendable {
-    /// Response bodies past this many bytes are discarded.
-    public static let maximumBodyBytes = 64 * 1024
+    /// Response bodies past this many bytes are discarded: a push target's answer is short.
+    public let maximumBodyBytes: Int
     public static let userAgent = "vigil/\(VigilExportVersion.current) " + (String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
 
     private let queue = DispatchQueue(label: "vigil.http-client")
@@ -59,7 +59,8 @@ public final class HTTPClient: Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
-    public init() {
+    public init(maximumBodyBytes: Int = 64 * 1024) {
+        self.maximumBodyBytes = maximumBodyBytes
         _ = Self.globalInit
         handle = Locked(curl_easy_init())
     }
@@ -83,7 +84,11 @@ public final class HTTPClient: Sendable {
         var headers: [(name: String, value: String)] = []
         var upload: [UInt8]
         var uploaded = 0
-        init(upload: [UInt8]) { self.upload = upload }
+        let limit: Int
+        init(upload: [UInt8], limit: Int) {
+            self.upload = upload
+            self.limit = limit
+        }
     }
 
     private func perform(_ request: HTTPRequest) -> Result<HTTPResponse, HTTPClientError> {
@@ -92,7 +97,7 @@ public final class HTTPClient: Sendable {
                 return .failure(HTTPClientError(code: -1, message: "libcurl could not make a handle", url: Redaction.url(request.url)))
             }
             curl_easy_reset(easy)
-            let transfer = Transfer(upload: request.body)
+            let transfer = Transfer(upload: request.body, limit: maximumBodyBytes)
             let context = Unmanaged.passRetained(transfer)
             defer { context.release() }
             var headerList: UnsafeMutablePointer<curl_slist>?
@@ -113,7 +118,7 @@ public final class HTTPClient: Sendable {
             vigil_curl_set_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
                 let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
                 let n = size * count
-                let room = max(0, HTTPClient.maximumBodyBytes - transfer.body.count)
+                let room = max(0, transfer.limit - transfer.body.count)
                 if room > 0, let data {
                     transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: min(n, room)))
                 }

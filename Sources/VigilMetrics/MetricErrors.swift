@@ -15,6 +15,9 @@ public final class MetricErrors: Sendable {
         case invalidExemplar
         /// A collector returned a family it did not describe, or a sample that does not fit it.
         case invalidCollectedSample
+        /// A bridge (swift-metrics) asked for a metric whose name or labels the registry refused;
+        /// its samples go nowhere.
+        case registrationConflict
 
         /// The `reason` label value.
         public var label: String {
@@ -25,6 +28,7 @@ public final class MetricErrors: Sendable {
             case .labelCountMismatch: "label_count_mismatch"
             case .invalidExemplar: "invalid_exemplar"
             case .invalidCollectedSample: "invalid_collected_sample"
+            case .registrationConflict: "registration_conflict"
             }
         }
     }
@@ -38,6 +42,11 @@ public final class MetricErrors: Sendable {
     @usableFromInline
     func record(_ reason: Reason) {
         counts.add(1, at: reason.rawValue)
+    }
+
+    /// Counts a metric a bridge could not register.
+    public func recordRegistrationConflict() {
+        record(.registrationConflict)
     }
 
     /// How many samples were dropped for `reason`.

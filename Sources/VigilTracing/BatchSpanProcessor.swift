@@ -41,6 +41,9 @@ public final class BatchSpanProcessor: SpanProcessor {
 
     private struct State {
         var queue: [SpanData] = []
+        /// The buffer the worker swaps in when it takes the queue, so that taking it is O(1)
+        /// under the lock and neither buffer's storage is given up.
+        var spare: [SpanData] = []
         var flushWaiters: [CheckedContinuation<Void, Never>] = []
         var shuttingDown = false
         var stopped = false
@@ -149,23 +152,30 @@ public final class BatchSpanProcessor: SpanProcessor {
                 return (state.stopped, state.flushWaiters)
             }
             if stopped { return }
-            while let batch = takeBatch() {
-                await exportWithTimeout(batch)
+            var taken = takeAll()
+            var start = 0
+            while start < taken.count {
+                let end = min(start + configuration.maxExportBatchSize, taken.count)
+                await exportWithTimeout(Array(taken[start..<end]))
+                start = end
             }
+            taken.removeAll(keepingCapacity: true)
+            state.withLock { $0.spare = taken }
             waiters.forEach { $0.resume() }
         }
     }
 
-    private func takeBatch() -> [SpanData]? {
-        let (batch, length) = state.withLock { state -> ([SpanData], Int) in
-            guard !state.queue.isEmpty, !state.stopped else { return ([], 0) }
-            let n = min(configuration.maxExportBatchSize, state.queue.count)
-            let batch = Array(state.queue.prefix(n))
-            state.queue.removeFirst(n)
-            return (batch, state.queue.count)
+    /// Everything queued, leaving the spare buffer as the new queue.
+    private func takeAll() -> [SpanData] {
+        let taken = state.withLock { state -> [SpanData] in
+            guard !state.stopped else { return [] }
+            var taken = state.spare
+            swap(&taken, &state.queue)
+            state.spare = []
+            return taken
         }
-        metrics?.queueLength.set(length)
-        return batch.isEmpty ? nil : batch
+        metrics?.queueLength.set(0)
+        return taken
     }
 
     private func exportWithTimeout(_ batch: [SpanData]) async {

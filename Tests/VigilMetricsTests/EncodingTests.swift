@@ -39,6 +39,7 @@ final class EncodingTests: XCTestCase {
             vigil_metric_errors_total{reason="nan_observation"} 0
             vigil_metric_errors_total{reason="negative_increment"} 0
             vigil_metric_errors_total{reason="non_finite_increment"} 0
+            vigil_metric_errors_total{reason="registration_conflict"} 0
 
             """)
     }
@@ -70,6 +71,7 @@ final class EncodingTests: XCTestCase {
             vigil_metric_errors_total{reason="nan_observation"} 0
             vigil_metric_errors_total{reason="negative_increment"} 0
             vigil_metric_errors_total{reason="non_finite_increment"} 0
+            vigil_metric_errors_total{reason="registration_conflict"} 0
             # EOF
 
             """)

@@ -31,6 +31,7 @@ func makeBatch(_ count: Int) -> [SpanData] {
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal], maxDuration: .seconds(3))
+    instrumentBenchmarks()
 
     Benchmark("span start + end, 2 attributes", configuration: .init(scalingFactor: .kilo)) { benchmark, tracer in
         for _ in benchmark.scaledIterations {
@@ -69,5 +70,54 @@ let benchmarks: @Sendable () -> Void = {
         let compressed = try Gzip.compress(plain)
         print("512-span batch: \(plain.count) bytes of protobuf, \(compressed.count) bytes gzipped")
         return batch
+    }
+}
+
+// MARK: Instrumentation: an observed phase over a bare call, and the breaker's closed path.
+
+struct Increment: Phase {
+    var name: String { "increment" }
+    func execute(_ input: Int) async throws -> Int { input &+ 1 }
+}
+
+let instrumentBenchmarks: @Sendable () -> Void = {
+    let perCall = Benchmark.Configuration(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3))
+
+    Benchmark("phase, bare call", configuration: perCall) { benchmark in
+        let phase = Increment()
+        var x = 0
+        for _ in benchmark.scaledIterations { x = try await phase.execute(x) }
+        blackHole(x)
+    }
+
+    Benchmark("phase, observed, tracing off", configuration: perCall) { benchmark, phase in
+        var x = 0
+        for _ in benchmark.scaledIterations { x = try await phase.execute(x) }
+        blackHole(x)
+    } setup: {
+        Increment().observed(plugin: "bench", by: try PluginObserver(registry: Registry()))
+    }
+
+    Benchmark("phase, observed, tracing on", configuration: perCall) { benchmark, phase in
+        var x = 0
+        for _ in benchmark.scaledIterations { x = try await phase.execute(x) }
+        blackHole(x)
+    } setup: {
+        Increment().observed(plugin: "bench", by: try PluginObserver(registry: Registry(), tracer: makeTracer()))
+    }
+
+    Benchmark("breaker, closed path", configuration: perCall) { benchmark, breaker in
+        var x = 0
+        for _ in benchmark.scaledIterations { x = try breaker.run { x &+ 1 } }
+        blackHole(x)
+    } setup: {
+        try CircuitBreaker(plugin: "bench", name: "b", registry: Registry())
+    }
+
+    Benchmark("breaker, bare closure", configuration: perCall) { benchmark in
+        var x = 0
+        let body: () throws -> Int = { x &+ 1 }
+        for _ in benchmark.scaledIterations { x = try body() }
+        blackHole(x)
     }
 }

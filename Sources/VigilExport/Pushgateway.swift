@@ -1,0 +1,132 @@
+@_spi(VigilInternal) import VigilMetrics
+
+/// Pushes a registry to a Prometheus Pushgateway (https://github.com/prometheus/pushgateway):
+/// `PUT` replaces the group's metrics, `POST` replaces only the metrics of the same names,
+/// `DELETE` removes the group. The grouping key is the URL path `/metrics/job/<job>/<label>/<value>`,
+/// with the `@base64` form for values that hold `/` or are empty.
+public final class PushgatewayClient: Sendable {
+    public struct Configuration: Sendable {
+        public var url: String
+        public var job: String
+        /// Further grouping labels, such as `instance`.
+        public var grouping: [(name: String, value: String)]
+        public var auth: PushAuthentication?
+        public var gzip = true
+        public var timeout: Duration = .seconds(10)
+        public var retry = RetryPolicy()
+
+        public init(url: String, job: String, grouping: [(name: String, value: String)] = [], auth: PushAuthentication? = nil) {
+            self.url = url
+            self.job = job
+            self.grouping = grouping
+            self.auth = auth
+        }
+    }
+
+    public enum Method: String, Sendable { case put = "PUT", post = "POST", delete = "DELETE" }
+
+    public let configuration: Configuration
+    let registry: Registry
+    let client: HTTPClient
+    let pushes: CounterFamily?
+
+    /// - Parameter metricsRegistry: where `vigil_push_total{target="pushgateway"}` is counted
+    ///   (by default, the registry pushed).
+    public init(configuration: Configuration, registry: Registry, metricsRegistry: Registry? = nil, client: HTTPClient = HTTPClient(maximumBodyBytes: 64 * 1024)) {
+        self.configuration = configuration
+        self.registry = registry
+        self.client = client
+        self.pushes = try? (metricsRegistry ?? registry).counter(
+            "vigil_push_total", help: "Pushes to a Pushgateway or an OTLP collector, by target and result.", labelNames: ["target", "result"])
+    }
+
+    /// The grouping key as a URL path.
+    public var groupingURL: String {
+        var url = configuration.url.hasSuffix("/") ? String(configuration.url.dropLast()) : configuration.url
+        url += "/metrics/job" + Self.segment(configuration.job, name: "job", valuePrefix: "/")
+        for (name, value) in configuration.grouping {
+            url += "/" + name + Self.segment(value, name: name, valuePrefix: "/")
+        }
+        return url
+    }
+
+    /// A path segment for a label value: plain when safe, else `name@base64/` with URL-safe base64
+    /// (an empty value is `=`, as the Pushgateway documents).
+    static func segment(_ value: String, name: String, valuePrefix: String = "") -> String {
+        let safe = !value.isEmpty && value.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E
+        }
+        if safe { return valuePrefix + value }
+        let encoded = value.isEmpty ? "=" : Base64.encode(Array(value.utf8), urlSafe: true, padding: false)
+        return "@base64" + "/" + encoded
+    }
+
+    /// Pushes once with `method`. Retries connection failures and 5xx with backoff; a 4xx is final.
+    @discardableResult
+    public func push(_ method: Method = .put) async -> Result<Void, PushError> {
+        var headers: [(name: String, value: String)] = []
+        var body: [UInt8] = []
+        if method != .delete {
+            body = registry.render(.text)
+            headers.append(("Content-Type", ExpositionFormat.text.contentType))
+            if configuration.gzip, let packed = try? Gzip.compress(body) {
+                body = packed
+                headers.append(("Content-Encoding", "gzip"))
+            }
+        }
+        if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
+        let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout)
+        let result = await send(request)
+        pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
+        return result
+    }
+
+    private func send(_ request: HTTPRequest) async -> Result<Void, PushError> {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let response = try await client.send(request)
+                if (200..<300).contains(response.status) { return .success(()) }
+                let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
+                guard response.status >= 500, attempt < configuration.retry.maxAttempts else {
+                    return .failure(PushError(description: "\(request.method) \(Redaction.url(request.url)): HTTP \(response.status): \(detail)"))
+                }
+            } catch {
+                guard error.isTransient, attempt < configuration.retry.maxAttempts else {
+                    return .failure(PushError(description: "\(request.method) \(error) after \(attempt) attempt(s)"))
+                }
+            }
+            do { try await Task.sleep(for: configuration.retry.backoff(after: attempt)) } catch {
+                return .failure(PushError(description: "push to \(Redaction.url(request.url)) cancelled"))
+            }
+        }
+    }
+
+    /// Pushes every `interval` until the task is cancelled, then once more, so that a short job's
+    /// last values are not lost.
+    public func run(every interval: Duration, method: Method = .put, onFailure: (@Sendable (PushError) -> Void)? = nil) async {
+        while !Task.isCancelled {
+            if case .failure(let error) = await push(method) { onFailure?(error) }
+            do { try await Task.sleep(for: interval) } catch { break }
+        }
+        if case .failure(let error) = await push(method) { onFailure?(error) }
+    }
+}
+
+/// Credentials for a push target. Never logged.
+public enum PushAuthentication: Sendable {
+    case basic(username: String, password: String)
+    case bearer(token: String)
+
+    var headerValue: String {
+        switch self {
+        case let .basic(username, password): "Basic " + Base64.encode(Array("\(username):\(password)".utf8))
+        case let .bearer(token): "Bearer " + token
+        }
+    }
+}
+
+public struct PushError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}

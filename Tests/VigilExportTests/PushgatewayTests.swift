@@ -1,0 +1,101 @@
+import Foundation
+import VigilMetrics
+import XCTest
+@testable import VigilExport
+
+/// A real Pushgateway (Debian's prometheus-pushgateway) on a loopback port for one test.
+final class RealPushgateway {
+    let process = Process()
+    let port: Int
+
+    init() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-pushgateway") else {
+            throw XCTSkip("prometheus-pushgateway is not installed: run `make test` (scripts/setup installs it)")
+        }
+        port = try FreePort.find()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-pushgateway")
+        process.arguments = ["--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 {
+            if (try? RawSocket.exchange(port: port, "GET /-/ready HTTP/1.0\r\n\r\n"))?.hasPrefix("HTTP/1.0 200") == true { return }
+            usleep(50_000)
+        }
+        throw NSError(domain: "pushgateway", code: 1, userInfo: [NSLocalizedDescriptionKey: "the Pushgateway did not become ready"])
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<100 where process.isRunning { usleep(10_000) }
+    }
+
+    deinit { stop() }
+}
+
+enum FreePort {
+    /// A port the kernel just handed out and freed: free for the next moment.
+    static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw NSError(domain: "port", code: Int(errno)) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+final class PushgatewayTests: XCTestCase {
+    func testPushReadBackAndDeleteAgainstARealPushgateway() async throws {
+        let gateway = try RealPushgateway()
+        let registry = Registry()
+        try registry.counter("batch_items_total", help: "Items a batch job handled.", labelNames: ["kind"]).labels("image").inc(by: 42)
+        try registry.gauge("batch_last_success_seconds", help: "When the job last succeeded.").set(1_700_000_000)
+        let client = PushgatewayClient(
+            configuration: .init(url: gateway.url, job: "nightly/import", grouping: [("instance", ""), ("shard", "3")]), registry: registry)
+        XCTAssertEqual(client.groupingURL, gateway.url + "/metrics/job@base64/bmlnaHRseS9pbXBvcnQ/instance@base64/=/shard/3")
+        guard case .success = await client.push(.put) else { return XCTFail("push failed") }
+
+        let scraped = String(decoding: try await HTTPClient(maximumBodyBytes: 1 << 20).send(HTTPRequest(method: "GET", url: gateway.url + "/metrics")).body, as: UTF8.self)
+        let line = scraped.split(separator: "\n").first { $0.hasPrefix("batch_items_total{") }
+        XCTAssertNotNil(line, scraped)
+        XCTAssertTrue(line?.contains("job=\"nightly/import\"") == true, String(line ?? ""))
+        XCTAssertTrue(line?.contains("shard=\"3\"") == true)
+        XCTAssertTrue(line?.contains("kind=\"image\"") == true)
+        XCTAssertTrue(line?.hasSuffix(" 42") == true)
+
+        guard case .success = await client.push(.delete) else { return XCTFail("delete failed") }
+        let after = String(decoding: try await HTTPClient(maximumBodyBytes: 1 << 20).send(HTTPRequest(method: "GET", url: gateway.url + "/metrics")).body, as: UTF8.self)
+        XCTAssertFalse(after.contains("batch_items_total{"), after)
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"success\"} 2\n"))
+    }
+
+    func testAClientErrorIsReportedAndNotRetried() async throws {
+        let gateway = try RealPushgateway()
+        let registry = Registry()
+        try registry.gauge("g", help: "G.").set(1)
+        // The Pushgateway refuses a grouping label whose name is not a valid label name.
+        let client = PushgatewayClient(configuration: .init(url: gateway.url, job: "j", grouping: [("bad-name", "x")]), registry: registry)
+        guard case .failure(let error) = await client.push(.put) else { return XCTFail("expected a refusal") }
+        XCTAssertTrue(error.description.contains("HTTP 400"), error.description)
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 1\n"))
+    }
+
+    func testSegmentsUseBase64OnlyWhenNeeded() {
+        XCTAssertEqual(PushgatewayClient.segment("plain-1.x_y~", name: "a", valuePrefix: "/"), "/plain-1.x_y~")
+        XCTAssertEqual(PushgatewayClient.segment("a/b", name: "a", valuePrefix: "/"), "@base64/YS9i")
+        XCTAssertEqual(PushgatewayClient.segment("", name: "a", valuePrefix: "/"), "@base64/=")
+    }
+}
