@@ -1,9 +1,9 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop bench clean
+.PHONY: test demo setup build unit tsan interop rules e2e bench clean
 
-test: setup build unit tsan interop
+test: setup build unit tsan interop rules e2e
 
 setup:
 	@scripts/setup
@@ -21,9 +21,18 @@ tsan: setup
 interop: build
 	scripts/interop
 
+# The alert rules: valid, and each alert's firing, pending and cleared cases.
+rules: setup
+	promtool check rules alerts/*.yml
+	promtool test rules alerts/tests/*.yml
+
+# The sidecar under a real Prometheus server and with a real Pushgateway.
+e2e: build
+	scripts/e2e
+
 demo: setup
-	@echo "make demo: the demo arrives with the sidecar (vigil demo); until then there is nothing to run." >&2
-	@exit 1
+	$(SWIFT) build --product vigil
+	.build/debug/vigil demo
 
 # Vigil against swift-prometheus, side by side (Benchmarks/ is a package of its own).
 bench: setup

@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "VigilMetrics"),
@@ -37,10 +40,17 @@ let package = Package(
         // The swift-metrics backend, likewise in a module of its own.
         .target(name: "VigilSwiftMetrics", dependencies: ["VigilMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]),
         .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources", "VigilInstrument", "VigilExport"]),
+        // The sidecar's configuration, services and demo, in a library so that tests reach them.
+        .target(name: "VigilSidecar", dependencies: [
+            "Vigil",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Vigil",
+                "VigilSidecar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +63,7 @@ let package = Package(
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport"]),
         .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument"]),
+        .testTarget(name: "VigilSidecarTests", dependencies: ["VigilSidecar"]),
         .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge"]),
         .testTarget(name: "VigilSwiftMetricsTests", dependencies: ["VigilSwiftMetrics", .product(name: "Metrics", package: "swift-metrics")]),
     ]

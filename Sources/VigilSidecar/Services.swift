@@ -1,0 +1,85 @@
+import Logging
+import ServiceLifecycle
+import Vigil
+
+/// Serves `/metrics` until shutdown, then stops accepting connections.
+struct ServerService: Service {
+    let registry: Registry
+    let configuration: MetricsServer.Configuration
+    let logger: Logger
+    let started: @Sendable (Int) -> Void
+
+    func run() async throws {
+        let server = try await MetricsServer.start(registry: registry, configuration: configuration)
+        logger.info("serving metrics", metadata: ["address": "http://\(configuration.host):\(server.localPort)\(configuration.metricsPath)"])
+        started(server.localPort)
+        try? await gracefulShutdown()
+        try await server.stop()
+        logger.info("metrics server stopped")
+    }
+}
+
+/// Samples plugin processes until shutdown.
+struct SamplerService: Service {
+    let sampler: ResourceSampler
+
+    func run() async throws {
+        sampler.start()
+        try? await gracefulShutdown()
+        await sampler.stop()
+    }
+}
+
+/// Pushes on an interval, and once more on the way out.
+struct PusherService: Service {
+    let client: PushgatewayClient
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        let logger = self.logger
+        await cancelWhenGracefulShutdown {
+            await client.run(every: interval) { error in logger.warning("push failed", metadata: ["error": "\(error)"]) }
+        }
+        logger.info("final push done")
+    }
+}
+
+/// Flushes spans on the way out.
+struct TracerService: Service {
+    let tracer: Tracer
+    let grace: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await tracer.shutdown(deadline: grace)
+        logger.info("spans flushed")
+    }
+}
+
+/// Writes each batch as one line of OTLP/JSON: traces for people without a collector.
+public final class JSONLinesSpanExporter: SpanExporter {
+    let path: String
+    let resource: TelemetryResource
+
+    public init(path: String, resource: TelemetryResource) {
+        self.path = path
+        self.resource = resource
+    }
+
+    public func export(_ batch: [SpanData]) async -> SpanExportResult {
+        var line = OTLPJSON.encode(batch, resource: resource)
+        line.append(UInt8(ascii: "\n"))
+        guard let file = fopen(path, "a") else { return .failure(reason: "cannot open \(path)") }
+        defer { fclose(file) }
+        let written = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        return written == line.count ? .success : .failure(reason: "short write to \(path)")
+    }
+
+    public func shutdown() async {}
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

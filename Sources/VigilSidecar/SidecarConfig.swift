@@ -1,0 +1,219 @@
+import Vigil
+import Yams
+
+/// Everything `vigil serve` runs from; see config/vigil.yml for the annotated reference.
+public struct SidecarConfig: Sendable {
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 9464
+    public var metricsPath = "/metrics"
+    public var auth: MetricsServer.Authentication?
+    public var samplingInterval: Duration = .seconds(5)
+    public var serviceName = "vigil"
+    public var resourceAttributes: [(String, String)] = []
+    public var plugins: [PluginResources] = []
+    public var pushgateway: Push?
+    public var otlp: OTLPConfiguration?
+    public var shutdownGrace: Duration = .seconds(10)
+
+    public struct Push: Sendable {
+        public var client: PushgatewayClient.Configuration
+        public var interval: Duration
+    }
+
+    public init() {}
+
+    /// Reads and checks a file; nothing starts when it is wrong.
+    public static func load(path: String, environment: [String: String] = ProcessEnvironment.all) throws(ConfigError) -> SidecarConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws(ConfigError) -> SidecarConfig {
+        let r = ConfigReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, line: Self.line(of: error), path: "", message: "not valid YAML: \(error)")
+        } catch {
+            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+        }
+        var c = SidecarConfig()
+        let top = try r.mapping(root, "", allowed: [
+            "listen", "metrics_path", "auth", "tls", "sampling_interval", "service_name", "resource_attributes",
+            "plugins", "pushgateway", "otlp", "shutdown_grace",
+        ])
+        if let listen = try r.string(top["listen"], "listen") {
+            guard let (host, port) = Self.hostPort(listen) else {
+                throw r.fail(top["listen"], "listen", "\"\(listen)\" is not host:port (try 127.0.0.1:9464 or [::1]:9464)")
+            }
+            (c.listenHost, c.listenPort) = (host, port)
+        }
+        if let path = try r.string(top["metrics_path"], "metrics_path") {
+            guard path.hasPrefix("/"), path.count > 1 else { throw r.fail(top["metrics_path"], "metrics_path", "\"\(path)\" must start with / (try /metrics)") }
+            c.metricsPath = path
+        }
+        if top["tls"] != nil {
+            throw r.fail(top["tls"], "tls", "TLS is not built into vigil yet; put a TLS-terminating proxy in front, or listen on loopback only")
+        }
+        if let auth = top["auth"] {
+            let a = try r.mapping(auth, "auth", allowed: ["bearer_token_sha256", "basic"])
+            if let token = try r.string(a["bearer_token_sha256"], "auth.bearer_token_sha256") {
+                try checkHash(token, a["bearer_token_sha256"], "auth.bearer_token_sha256", r)
+                c.auth = .bearer(tokenSHA256: token.lowercased())
+            }
+            if let basic = a["basic"] {
+                let b = try r.mapping(basic, "auth.basic", allowed: ["username", "password_sha256"])
+                guard let user = try r.string(b["username"], "auth.basic.username"), let hash = try r.string(b["password_sha256"], "auth.basic.password_sha256") else {
+                    throw r.fail(basic, "auth.basic", "needs username and password_sha256 (the SHA-256 of the password in hex: printf %s 'pw' | sha256sum)")
+                }
+                try checkHash(hash, b["password_sha256"], "auth.basic.password_sha256", r)
+                c.auth = .basic(username: user, passwordSHA256: hash.lowercased())
+            }
+        }
+        if let interval = try r.duration(top["sampling_interval"], "sampling_interval") {
+            guard interval >= .milliseconds(100) else { throw r.fail(top["sampling_interval"], "sampling_interval", "must be at least 100ms (try 5s)") }
+            c.samplingInterval = interval
+        }
+        if let name = try r.string(top["service_name"], "service_name") { c.serviceName = name }
+        if let attributes = top["resource_attributes"], case .mapping(let m) = attributes {
+            c.resourceAttributes = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } }
+        } else if let attributes = top["resource_attributes"] {
+            throw r.fail(attributes, "resource_attributes", "expected a mapping of names to values, like deployment.environment: prod")
+        }
+        if let grace = try r.duration(top["shutdown_grace"], "shutdown_grace") { c.shutdownGrace = grace }
+        var names = Set<String>()
+        for (i, node) in try r.sequence(top["plugins"], "plugins").enumerated() {
+            let plugin = try parsePlugin(node, "plugins[\(i)]", r)
+            guard names.insert(plugin.name).inserted else { throw r.fail(node, "plugins[\(i)].name", "\"\(plugin.name)\" is configured twice") }
+            c.plugins.append(plugin)
+        }
+        if let node = top["pushgateway"] {
+            let p = try r.mapping(node, "pushgateway", allowed: ["url", "job", "interval", "grouping", "basic", "bearer_token"])
+            guard let url = try r.string(p["url"], "pushgateway.url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw r.fail(p["url"] ?? node, "pushgateway.url", "needs an http:// or https:// URL (try http://127.0.0.1:9091)")
+            }
+            var client = PushgatewayClient.Configuration(url: url, job: try r.string(p["job"], "pushgateway.job") ?? "vigil")
+            if let grouping = p["grouping"], case .mapping(let m) = grouping { client.grouping = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } } }
+            if let basic = p["basic"] {
+                let b = try r.mapping(basic, "pushgateway.basic", allowed: ["username", "password"])
+                client.auth = .basic(username: try r.string(b["username"], "pushgateway.basic.username") ?? "",
+                                     password: try r.string(b["password"], "pushgateway.basic.password") ?? "")
+            }
+            if let token = try r.string(p["bearer_token"], "pushgateway.bearer_token") { client.auth = .bearer(token: token) }
+            c.pushgateway = Push(client: client, interval: try r.duration(p["interval"], "pushgateway.interval") ?? .seconds(30))
+        }
+        if let node = top["otlp"] {
+            let o = try r.mapping(node, "otlp", allowed: ["endpoint", "protocol", "compression", "headers", "timeout"])
+            var otlp = OTLPConfiguration()
+            if let endpoint = try r.string(o["endpoint"], "otlp.endpoint") {
+                otlp.tracesEndpoint = endpoint.hasSuffix("/v1/traces") ? endpoint : (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
+            }
+            if let proto = try r.string(o["protocol"], "otlp.protocol") {
+                guard let encoding = OTLPConfiguration.Encoding(rawValue: proto) else { throw r.fail(o["protocol"], "otlp.protocol", "\"\(proto)\" is not http/protobuf or http/json") }
+                otlp.encoding = encoding
+            }
+            if let compression = try r.string(o["compression"], "otlp.compression") {
+                guard ["gzip", "none"].contains(compression) else { throw r.fail(o["compression"], "otlp.compression", "\"\(compression)\" is not gzip or none") }
+                otlp.gzip = compression == "gzip"
+            }
+            if let headers = o["headers"], case .mapping(let m) = headers { otlp.headers = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } } }
+            if let timeout = try r.duration(o["timeout"], "otlp.timeout") { otlp.timeout = timeout }
+            c.otlp = otlp
+        }
+        try c.applyEnvironment(environment, file: file)
+        return c
+    }
+
+    static func parsePlugin(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> PluginResources {
+        let p = try r.mapping(node, path, allowed: ["name", "match", "include_descendants", "limits"])
+        guard let name = try r.string(p["name"], path + ".name"), !name.isEmpty else {
+            throw r.fail(node, path + ".name", "every plugin needs a name (the plugin label of its metrics)")
+        }
+        let descendants = try r.bool(p["include_descendants"], path + ".include_descendants") ?? false
+        var matchers: [ProcessMatcher] = []
+        for (i, m) in try r.sequence(p["match"], path + ".match").enumerated() {
+            let mp = "\(path).match[\(i)]"
+            let rule = try r.mapping(m, mp, allowed: ["self", "pid", "pid_file", "comm", "exe", "cmdline", "cgroup"])
+            guard rule.count == 1, let (key, value) = rule.first else {
+                throw r.fail(m, mp, "each match entry has exactly one of: self, pid, pid_file, comm, exe, cmdline, cgroup")
+            }
+            let kp = mp + "." + key
+            let parsed: ProcessMatcher.Rule
+            switch key {
+            case "self": parsed = .currentProcess
+            case "pid":
+                guard let pid = try r.int(value, kp, example: "1234"), pid > 0, pid <= Int(Int32.max) else { throw r.fail(value, kp, "a pid is a positive whole number") }
+                parsed = .pid(Int32(pid))
+            case "pid_file": parsed = .pidFile(try r.string(value, kp) ?? "")
+            case "comm": parsed = .comm(try r.strings(value, kp) ?? [])
+            case "exe": parsed = .exe(try r.strings(value, kp) ?? [])
+            case "cmdline": parsed = .commandLine(try r.string(value, kp) ?? "")
+            default: parsed = .cgroup(try r.string(value, kp) ?? "/")
+            }
+            do {
+                matchers.append(try ProcessMatcher(parsed, includeDescendants: descendants))
+            } catch {
+                throw r.fail(value, kp, error.description + " (try a pattern like \"worker\\\\.py --plugin=ocr\")")
+            }
+        }
+        if matchers.isEmpty { throw r.fail(node, path + ".match", "plugin \"\(name)\" matches no process; add a match entry, for example - comm: ocr-worker") }
+        var limits = ResourceLimits()
+        if let node = p["limits"] {
+            let l = try r.mapping(node, path + ".limits", allowed: ["memory", "cpu", "open_fds", "threads"])
+            if let memory = try r.string(l["memory"], path + ".limits.memory") {
+                do { limits.memoryBytes = try ByteSize.parse(memory) } catch { throw r.fail(l["memory"], path + ".limits.memory", error.description) }
+            }
+            limits.cpuRatio = try r.double(l["cpu"], path + ".limits.cpu", example: "0.5 for half a core, 2 for two cores")
+            limits.openFDs = try r.int(l["open_fds"], path + ".limits.open_fds", example: "1024")
+            limits.threads = try r.int(l["threads"], path + ".limits.threads", example: "64")
+        }
+        return PluginResources(name: name, matchers: matchers, limits: limits)
+    }
+
+    static func checkHash(_ hash: String, _ node: Node?, _ path: String, _ r: ConfigReader) throws(ConfigError) {
+        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else {
+            throw r.fail(node, path, "expected the SHA-256 in 64 hex digits, never the secret itself (printf %s 'secret' | sha256sum)")
+        }
+    }
+
+    /// `VIGIL_LISTEN`, `VIGIL_METRICS_PATH`, `VIGIL_SAMPLING_INTERVAL`, `VIGIL_PUSHGATEWAY_URL`
+    /// win over the file; the `OTEL_EXPORTER_OTLP_*` variables over its `otlp:` section.
+    public mutating func applyEnvironment(_ environment: [String: String], file: String) throws(ConfigError) {
+        func bad(_ name: String, _ message: String) -> ConfigError { ConfigError(file: "environment", line: nil, path: name, message: message) }
+        if let listen = environment["VIGIL_LISTEN"] {
+            guard let (host, port) = Self.hostPort(listen) else { throw bad("VIGIL_LISTEN", "\"\(listen)\" is not host:port (try 127.0.0.1:9464)") }
+            (listenHost, listenPort) = (host, port)
+        }
+        if let path = environment["VIGIL_METRICS_PATH"] { metricsPath = path }
+        if let interval = environment["VIGIL_SAMPLING_INTERVAL"] {
+            guard let d = ConfigReader.parseDuration(interval) else { throw bad("VIGIL_SAMPLING_INTERVAL", "\"\(interval)\" is not a duration (try 5s)") }
+            samplingInterval = d
+        }
+        if let url = environment["VIGIL_PUSHGATEWAY_URL"] {
+            if pushgateway == nil { pushgateway = Push(client: .init(url: url, job: "vigil"), interval: .seconds(30)) } else { pushgateway?.client.url = url }
+        }
+        if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") }) {
+            otlp = OTLPConfiguration.fromEnvironment(environment, base: otlp ?? OTLPConfiguration())
+        }
+    }
+
+    static func hostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Vigil
+import XCTest
+@testable import VigilSidecar
+
+final class ConfigTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func testTheBundledAnnotatedConfigIsValid() throws {
+        let config = try SidecarConfig.load(path: Self.root.appendingPathComponent("config/vigil.yml").path, environment: [:])
+        XCTAssertEqual(config.listenHost, "127.0.0.1")
+        XCTAssertEqual(config.listenPort, 9464)
+        XCTAssertEqual(config.plugins.map(\.name), ["ocr", "transcoder"])
+        XCTAssertEqual(config.plugins[0].limits, ResourceLimits(memoryBytes: 512 << 20, cpuRatio: 1.5, openFDs: 1024, threads: 64))
+        XCTAssertTrue(config.plugins[0].matchers.allSatisfy(\.includeDescendants))
+        XCTAssertEqual(config.plugins[1].limits.memoryBytes, 2 << 30)
+    }
+
+    func testEveryDocumentedKey() throws {
+        let hash = String(repeating: "ab", count: 32)
+        let yaml = """
+            listen: "[::1]:9999"
+            metrics_path: /custom
+            auth:
+              basic:
+                username: prom
+                password_sha256: \(hash)
+            sampling_interval: 250ms
+            service_name: host-a
+            resource_attributes:
+              team: observability
+            plugins:
+              - name: all-matchers
+                include_descendants: false
+                match:
+                  - self: true
+                  - pid: 1
+                  - pid_file: /run/x.pid
+                  - comm: [a, b]
+                  - exe: /usr/bin/x
+                  - cmdline: "worker --id=\\\\d+"
+                  - cgroup: /system.slice
+                limits:
+                  memory: 1.5GiB
+                  cpu: 0.5
+                  open_fds: 10
+                  threads: 2
+            pushgateway:
+              url: http://127.0.0.1:9091
+              job: j
+              interval: 1m
+              grouping:
+                instance: i
+              bearer_token: t
+            otlp:
+              endpoint: http://collector:4318/
+              protocol: http/json
+              compression: none
+              timeout: 3s
+              headers:
+                api-key: k
+            shutdown_grace: 2s
+            """
+        let c = try SidecarConfig.parse(yaml, file: "full.yml")
+        XCTAssertEqual(c.listenHost, "::1")
+        XCTAssertEqual(c.listenPort, 9999)
+        XCTAssertEqual(c.metricsPath, "/custom")
+        guard case .basic(let user, let passwordHash) = c.auth else { return XCTFail("\(String(describing: c.auth))") }
+        XCTAssertEqual(user, "prom")
+        XCTAssertEqual(passwordHash, hash)
+        XCTAssertEqual(c.samplingInterval, .milliseconds(250))
+        XCTAssertEqual(c.serviceName, "host-a")
+        XCTAssertEqual(c.resourceAttributes.first?.0, "team")
+        XCTAssertEqual(c.plugins[0].matchers.count, 7)
+        XCTAssertEqual(c.plugins[0].limits, ResourceLimits(memoryBytes: 1_610_612_736, cpuRatio: 0.5, openFDs: 10, threads: 2))
+        XCTAssertEqual(c.pushgateway?.client.url, "http://127.0.0.1:9091")
+        XCTAssertEqual(c.pushgateway?.client.job, "j")
+        XCTAssertEqual(c.pushgateway?.interval, .seconds(60))
+        XCTAssertEqual(c.pushgateway?.client.grouping.first?.value, "i")
+        XCTAssertEqual(c.otlp?.tracesEndpoint, "http://collector:4318/v1/traces")
+        XCTAssertEqual(c.otlp?.encoding, .json)
+        XCTAssertEqual(c.otlp?.gzip, false)
+        XCTAssertEqual(c.otlp?.timeout, .seconds(3))
+        XCTAssertEqual(c.otlp?.headers.first?.name, "api-key")
+        XCTAssertEqual(c.shutdownGrace, .seconds(2))
+    }
+
+    func testEnvironmentOverridesTheFile() throws {
+        let c = try SidecarConfig.parse("listen: 127.0.0.1:1\n", file: "f.yml", environment: [
+            "VIGIL_LISTEN": "0.0.0.0:9100", "VIGIL_SAMPLING_INTERVAL": "2s", "VIGIL_PUSHGATEWAY_URL": "http://gw:9091",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318",
+        ])
+        XCTAssertEqual(c.listenHost, "0.0.0.0")
+        XCTAssertEqual(c.listenPort, 9100)
+        XCTAssertEqual(c.samplingInterval, .seconds(2))
+        XCTAssertEqual(c.pushgateway?.client.url, "http://gw:9091")
+        XCTAssertEqual(c.otlp?.tracesEndpoint, "http://otel:4318/v1/traces")
+        XCTAssertThrowsError(try SidecarConfig.parse("", file: "f.yml", environment: ["VIGIL_LISTEN": "nowhere"])) {
+            XCTAssertEqual("\($0)", "environment: VIGIL_LISTEN: \"nowhere\" is not host:port (try 127.0.0.1:9464)")
+        }
+    }
+
+    func testBrokenFilesGetExactMessages() {
+        let cases: [(String, String)] = [
+            ("listen: localhost\n", "bad.yml:1: listen: \"localhost\" is not host:port (try 127.0.0.1:9464 or [::1]:9464)"),
+            ("lisen: 127.0.0.1:9464\n", "bad.yml:1: lisen: unknown key (did you mean \"listen\"?); allowed here: listen, metrics_path, auth, tls, sampling_interval, service_name, resource_attributes, plugins, pushgateway, otlp, shutdown_grace"),
+            ("sampling_interval: 5 seconds\n", "bad.yml:1: sampling_interval: \"5 seconds\" is not a duration (try 500ms, 5s, 2m or 1h)"),
+            ("sampling_interval: 10ms\n", "bad.yml:1: sampling_interval: must be at least 100ms (try 5s)"),
+            ("plugins:\n  - name: ocr\n    match:\n      - comm: [x]\n    limits:\n      memory: 12QB\n",
+             "bad.yml:6: plugins[0].limits.memory: \"12QB\" is not a size (try 512MiB, 1.5GiB, 100MB or a number of bytes)"),
+            ("plugins:\n  - name: ocr\n    match:\n      - comm: [x]\n    limits:\n      cpu: lots\n",
+             "bad.yml:6: plugins[0].limits.cpu: \"lots\" is not a number (try 0.5 for half a core, 2 for two cores)"),
+            ("plugins:\n  - name: ocr\n", "bad.yml:2: plugins[0].match: plugin \"ocr\" matches no process; add a match entry, for example - comm: ocr-worker"),
+            ("plugins:\n  - match:\n      - self: true\n", "bad.yml:2: plugins[0].name: every plugin needs a name (the plugin label of its metrics)"),
+            ("plugins:\n  - name: a\n    match:\n      - comm: x\n        pid: 3\n",
+             "bad.yml:4: plugins[0].match[0]: each match entry has exactly one of: self, pid, pid_file, comm, exe, cmdline, cgroup"),
+            ("plugins:\n  - name: a\n    match:\n      - cmdline: \"(unclosed\"\n",
+             "bad.yml:4: plugins[0].match[0].cmdline: cmdline pattern \"(unclosed\" is not a regular expression"),
+            ("plugins:\n  - name: a\n    match: [{self: true}]\n  - name: a\n    match: [{self: true}]\n",
+             "bad.yml:4: plugins[1].name: \"a\" is configured twice"),
+            ("auth:\n  bearer_token_sha256: hunter2\n",
+             "bad.yml:2: auth.bearer_token_sha256: expected the SHA-256 in 64 hex digits, never the secret itself (printf %s 'secret' | sha256sum)"),
+            ("tls:\n  cert: x\n", "bad.yml:2: tls: TLS is not built into vigil yet; put a TLS-terminating proxy in front, or listen on loopback only"),
+            ("pushgateway:\n  job: x\n", "bad.yml:2: pushgateway.url: needs an http:// or https:// URL (try http://127.0.0.1:9091)"),
+            ("otlp:\n  protocol: grpc\n", "bad.yml:2: otlp.protocol: \"grpc\" is not http/protobuf or http/json"),
+            ("plugins: ocr\n", "bad.yml:1: plugins: expected a list, found \"ocr\""),
+            ("listen: [1, 2\n", "bad.yml:2: not valid YAML"),
+        ]
+        for (yaml, expected) in cases {
+            XCTAssertThrowsError(try SidecarConfig.parse(yaml, file: "bad.yml"), yaml) { error in
+                XCTAssertTrue("\(error)".hasPrefix(expected), "expected:\n\(expected)\ngot:\n\(error)")
+            }
+        }
+    }
+
+    func testVigilCheckExitsZeroOrTwo() throws {
+        let vigil = Self.root.appendingPathComponent(".build/debug/vigil")
+        guard FileManager.default.isExecutableFile(atPath: vigil.path) else { throw XCTSkip("build the vigil product first (make test does)") }
+        func run(_ file: String) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = vigil
+            p.arguments = ["check", file]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        XCTAssertEqual(try run(Self.root.appendingPathComponent("config/vigil.yml").path).0, 0)
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bad-\(UUID()).yml")
+        try "listen: nowhere\n".write(to: bad, atomically: true, encoding: .utf8)
+        let (code, said) = try run(bad.path)
+        XCTAssertEqual(code, 2)
+        XCTAssertTrue(said.contains(":1: listen: \"nowhere\" is not host:port"), said)
+    }
+}

@@ -1,0 +1,168 @@
+"""End-to-end checks of the vigil sidecar against a real Prometheus server and Pushgateway.
+
+Each check prints one line; the script ends with "e2e: N passed, M failed" and fails if any did."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VIGIL = ROOT / ".build/debug/vigil"
+work = Path(tempfile.mkdtemp(prefix="vigil-e2e."))
+processes = []
+results = {"passed": 0, "failed": 0}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args, log):
+    p = subprocess.Popen(args, stdout=open(work / f"{log}.log", "w"), stderr=subprocess.STDOUT, cwd=work)
+    processes.append(p)
+    return p
+
+
+def http(url, method="GET", data=None):
+    request = urllib.request.Request(url, method=method, data=data)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def wait_for(what, probe, timeout=60):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception as error:  # not up yet
+            last = error
+        time.sleep(0.5)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what} (last: {last})")
+
+
+def check(name, body):
+    try:
+        body()
+        results["passed"] += 1
+        print(f"e2e: ok   {name}", flush=True)
+    except Exception as error:
+        results["failed"] += 1
+        print(f"e2e: FAIL {name}: {error}", flush=True)
+
+
+def query(prometheus, promql):
+    _, body = http(f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+    answer = json.loads(body)
+    if answer["status"] != "success":
+        raise RuntimeError(f"query {promql!r} failed: {answer}")
+    return answer["data"]["result"]
+
+
+def main():
+    demo_port, prom_port, gateway_port = free_port(), free_port(), free_port()
+    start([str(VIGIL), "demo", "--fast", "--listen", f"127.0.0.1:{demo_port}", "--traces-file", str(work / "traces.jsonl")], "demo")
+    wait_for("vigil demo", lambda: http(f"http://127.0.0.1:{demo_port}/-/ready")[0] == 200)
+
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(p) for p in sorted((ROOT / "alerts").glob("*.yml"))],
+        "scrape_configs": [{"job_name": "vigil", "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}]}],
+    }
+    (work / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    start(["prometheus", f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
+           f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], "prometheus")
+    prometheus = f"http://127.0.0.1:{prom_port}"
+    wait_for("prometheus", lambda: http(f"{prometheus}/-/ready")[0] == 200)
+
+    def two_scrapes():
+        wait_for("two scrapes of the demo", lambda: query(prometheus, 'count_over_time(up{job="vigil"}[5m]) >= 2'), timeout=60)
+        up = query(prometheus, 'up{job="vigil"}')
+        assert up and up[0]["value"][1] == "1", f"the demo target is not up: {up}"
+    check("prometheus scrapes vigil demo twice", two_scrapes)
+
+    def phases():
+        series = query(prometheus, "vigil_phase_executions_total")
+        plugins = {s["metric"]["plugin"] for s in series}
+        assert {"ocr", "translate"} <= plugins, f"phase series for {plugins}"
+        assert query(prometheus, 'histogram_quantile(0.99, sum by (le, plugin, phase) (rate(vigil_phase_duration_seconds_bucket[1m])))'), "no latency"
+    check("phase series are queryable", phases)
+
+    def breaker():
+        states = query(prometheus, 'vigil_breaker_state{plugin="translate"}')
+        assert sorted(s["metric"]["state"] for s in states) == ["closed", "half_open", "open"], states
+        assert sum(float(s["value"][1]) for s in states) == 1, f"exactly one state is current: {states}"
+    check("breaker series are queryable", breaker)
+
+    def resources():
+        memory = query(prometheus, 'vigil_plugin_resident_memory_bytes{plugin="hungry-child"}')
+        assert memory and float(memory[0]["value"][1]) > 0, memory
+        assert query(prometheus, 'vigil_plugin_limit{plugin="hungry-child",resource="memory_bytes"}'), "no limit series"
+        assert query(prometheus, "process_resident_memory_bytes"), "no process collector"
+    check("plugin resource series are queryable", resources)
+
+    def breaker_trips_and_limit_violations():
+        wait_for("a breaker trip", lambda: query(prometheus, 'vigil_breaker_trips_total{plugin="translate"} > 0'), timeout=60)
+        wait_for("a memory violation", lambda: query(prometheus, 'vigil_plugin_limit_violations_total{plugin="hungry-child"} > 0'), timeout=60)
+    check("the demo trips its breaker and goes past its memory limit", breaker_trips_and_limit_violations)
+
+    # The Pushgateway: vigil push --once, read back, delete, gone.
+    start(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{gateway_port}", "--log.level=warn"], "pushgateway")
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    wait_for("pushgateway", lambda: http(f"{gateway}/-/ready")[0] == 200)
+    (work / "push.yml").write_text(
+        f"plugins:\n  - name: e2e-self\n    match:\n      - self: true\n"
+        f"pushgateway:\n  url: {gateway}\n  job: vigil-e2e\n  grouping:\n    instance: e2e/host\n")
+
+    def push():
+        result = subprocess.run([str(VIGIL), "push", "--once", "--config", str(work / "push.yml")], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        _, text = http(f"{gateway}/metrics")
+        lines = [l for l in text.splitlines() if l.startswith("vigil_plugin_resident_memory_bytes{")]
+        assert lines and 'job="vigil-e2e"' in lines[0] and 'instance="e2e/host"' in lines[0] and 'plugin="e2e-self"' in lines[0], lines
+        status, _ = http(f"{gateway}/metrics/job/vigil-e2e/instance@base64/ZTJlL2hvc3Q", method="DELETE")
+        assert status == 202, status
+        _, after = http(f"{gateway}/metrics")
+        assert 'job="vigil-e2e"' not in after, "the pushed group is still there after DELETE"
+    check("vigil push --once reaches the Pushgateway; DELETE removes it", push)
+
+    def graceful_stop():
+        demo = processes[0]
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(timeout=20)
+        assert code == 0, f"vigil demo exited {code} on SIGTERM"
+        log = (work / "demo.log").read_text()
+        assert "spans flushed" in log, log[-2000:]
+        assert (work / "traces.jsonl").stat().st_size > 0, "no spans were written"
+    check("SIGTERM stops the demo cleanly and flushes its spans", graceful_stop)
+
+
+try:
+    main()
+except Exception as error:
+    results["failed"] += 1
+    print(f"e2e: FAIL set-up: {error}")
+finally:
+    for p in processes:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if results["failed"]:
+        for log in sorted(work.glob("*.log")):
+            print(f"--- {log.name} (last lines)")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+    shutil.rmtree(work, ignore_errors=True)
+print(f"e2e: {results['passed']} passed, {results['failed']} failed")
+sys.exit(1 if results["failed"] else 0)
