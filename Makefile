@@ -25,6 +25,7 @@ interop: build
 rules: setup
 	promtool check rules alerts/*.yml
 	promtool test rules alerts/tests/*.yml
+	.build/peers/bin/python scripts/e2e.d/check_dashboards.py
 
 # The sidecar under a real Prometheus server and with a real Pushgateway.
 e2e: build

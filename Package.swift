@@ -58,6 +58,7 @@ let package = Package(
         // scripts/interop to hand to promtool and the Python parsers. Not a product.
         .executableTarget(name: "VigilInteropFixture", dependencies: ["VigilMetrics"]),
         .executableTarget(name: "QuickStart", dependencies: ["Vigil"], path: "Examples/QuickStart"),
+        .executableTarget(name: "PluginHost", dependencies: ["Vigil"], path: "Examples/PluginHost"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),

@@ -24,6 +24,8 @@ public final class OTLPHTTPExporter: SpanExporter {
         self.client = client
         self.pushes = try? registry?.counter(
             "vigil_push_total", help: "Pushes to a Pushgateway or an OTLP collector, by target and result.", labelNames: ["target", "result"])
+        // Both results exist from the start, so that rate() and alerts see the first failure.
+        for result in ["success", "failure"] { _ = pushes?.labels("otlp", result) }
     }
 
     /// The last failure, for logs; never holds header values.

@@ -38,6 +38,7 @@ public final class PushgatewayClient: Sendable {
         self.client = client
         self.pushes = try? (metricsRegistry ?? registry).counter(
             "vigil_push_total", help: "Pushes to a Pushgateway or an OTLP collector, by target and result.", labelNames: ["target", "result"])
+        for result in ["success", "failure"] { _ = pushes?.labels("pushgateway", result) }
     }
 
     /// The grouping key as a URL path.

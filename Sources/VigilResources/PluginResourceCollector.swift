@@ -52,7 +52,10 @@ struct PluginResourceCollector: Collector {
                 add("vigil_plugin_limit_exceeded", [name, resource.rawValue], .gauge(ps.exceeded[resource] == true ? 1 : 0))
                 add("vigil_plugin_limit_violations_total", [name, resource.rawValue], .counter(Double(ps.violations[resource] ?? 0)))
             }
-            for (reason, count) in ps.errors {
+            // Every reason is exported from the first sample on, so that rate() sees the first error.
+            var reasons = ps.errors
+            for known in ["vanished", "permission_denied", "parse_error", "io_error"] where reasons[known] == nil { reasons[known] = 0 }
+            for (reason, count) in reasons {
                 add("vigil_sample_errors_total", [name, reason], .counter(Double(count)))
             }
         }

@@ -108,6 +108,7 @@ final class OTLPExportTests: XCTestCase {
         try checkTree(try XCTUnwrap(request.spans), ids)
         XCTAssertTrue(registry.renderString().contains("vigil_spans_exported_total 4\n"))
         XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"otlp\",result=\"success\"} 1\n"))
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"otlp\",result=\"failure\"} 0\n"))
         await tracer.shutdown()
     }
 

@@ -88,7 +88,7 @@ final class ProcParsingTests: XCTestCase {
             source: proc, constants: fixedConstants)
         let usage = try XCTUnwrap(s.sampleNow()["k"])
         XCTAssertEqual(usage.processes, 1)
-        XCTAssertFalse(registry.renderString().contains("vigil_sample_errors_total"))
+        XCTAssertTrue(registry.renderString().contains("vigil_sample_errors_total{plugin=\"k\",reason=\"permission_denied\"} 0\n"))
     }
 
     func testAProcessThatExitsBetweenReadsIsCountedNotFatal() throws {

@@ -3,6 +3,7 @@
 Each check prints one line; the script ends with "e2e: N passed, M failed" and fails if any did."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -73,7 +74,14 @@ def query(prometheus, promql):
 
 def main():
     demo_port, prom_port, gateway_port = free_port(), free_port(), free_port()
-    start([str(VIGIL), "demo", "--fast", "--listen", f"127.0.0.1:{demo_port}", "--traces-file", str(work / "traces.jsonl")], "demo")
+    # The demo's spans go to the real OTLP receiver (opentelemetry-proto), as a host's would.
+    receiver = subprocess.Popen([sys.executable, str(ROOT / "scripts/interop.d/otlp_receiver.py")], stdout=subprocess.PIPE, text=True)
+    processes.append(receiver)
+    receiver_port = int(receiver.stdout.readline().split()[1])
+    env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver_port}", OTEL_BSP_SCHEDULE_DELAY="500")
+    demo = subprocess.Popen([str(VIGIL), "demo", "--fast", "--listen", f"127.0.0.1:{demo_port}"],
+                            stdout=open(work / "demo.log", "w"), stderr=subprocess.STDOUT, cwd=work, env=env)
+    processes.insert(0, demo)
     wait_for("vigil demo", lambda: http(f"http://127.0.0.1:{demo_port}/-/ready")[0] == 200)
 
     config = {
@@ -118,6 +126,37 @@ def main():
         wait_for("a memory violation", lambda: query(prometheus, 'vigil_plugin_limit_violations_total{plugin="hungry-child"} > 0'), timeout=60)
     check("the demo trips its breaker and goes past its memory limit", breaker_trips_and_limit_violations)
 
+    def dashboard_queries():
+        empty = []
+        values = {"$job": ".*", "$instance": ".*", "$plugin": ".*", "$phase": ".*", "$__rate_interval": "1m"}
+        for path in sorted((ROOT / "dashboards").glob("*.json")):
+            board = json.loads(path.read_text())
+            exprs = [(p["title"], t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
+            for v in board["templating"]["list"]:
+                if v["type"] == "query":
+                    m = re.fullmatch(r"label_values\((.*), (\w+)\)", v["query"]["query"])
+                    exprs.append((f"variable {v['name']}", f"group by ({m.group(2)}) ({m.group(1)})"))
+            for title, expr in exprs:
+                for name, value in values.items():
+                    expr = expr.replace(name, value)
+                if not query(prometheus, expr):  # query() fails on a parse error
+                    empty.append(f"{path.name}: {title}: {expr}")
+        assert not empty, "queries without data:\n    " + "\n    ".join(empty)
+    check("every dashboard query parses and returns data", dashboard_queries)
+
+    def alerts():
+        seen = {}
+        def provoked():
+            _, body = http(f"{prometheus}/api/v1/alerts")
+            for alert in json.loads(body)["data"]["alerts"]:
+                seen.setdefault(alert["labels"]["alertname"], set()).add(alert["state"])
+            breaker = any(name.startswith("VigilBreaker") for name in seen)
+            limit = any(name.startswith("VigilPlugin") for name in seen)
+            return breaker and limit
+        wait_for("breaker and limit alerts to be pending or firing", provoked, timeout=90)
+        print(f"e2e:      alerts seen: {dict(sorted((k, sorted(v)) for k, v in seen.items()))}")
+    check("the demo's breaker and limit alerts become pending or firing", alerts)
+
     # The Pushgateway: vigil push --once, read back, delete, gone.
     start(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{gateway_port}", "--log.level=warn"], "pushgateway")
     gateway = f"http://127.0.0.1:{gateway_port}"
@@ -145,8 +184,12 @@ def main():
         assert code == 0, f"vigil demo exited {code} on SIGTERM"
         log = (work / "demo.log").read_text()
         assert "spans flushed" in log, log[-2000:]
-        assert (work / "traces.jsonl").stat().st_size > 0, "no spans were written"
-    check("SIGTERM stops the demo cleanly and flushes its spans", graceful_stop)
+        _, body = http(f"http://127.0.0.1:{receiver_port}/control/received")
+        exports = json.loads(body)
+        spans = [s for e in exports for s in e.get("spans", [])]
+        assert spans and all("error" not in e for e in exports), f"{len(exports)} exports, {len(spans)} spans"
+        assert {s["name"] for s in spans} >= {"ocr", "decode", "recognize", "store", "translate"}, {s["name"] for s in spans}
+    check("SIGTERM stops the demo cleanly and flushes its spans to the OTLP receiver", graceful_stop)
 
 
 try:
