@@ -1,7 +1,7 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop rules e2e bench clean
+.PHONY: test demo setup build unit tsan interop rules e2e bench load clean
 
 test: setup build unit tsan interop rules e2e
 
@@ -38,6 +38,10 @@ demo: setup
 # Vigil against swift-prometheus, side by side (Benchmarks/ is a package of its own).
 bench: setup
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+# Scrapes per second and p99 under wrk: Vigil's server beside swift-prometheus on plain NIO.
+load: setup
+	Benchmarks/scrape-load
 
 clean:
 	rm -rf .build .build-tsan Benchmarks/.build

@@ -10,6 +10,7 @@ let package = Package(
         .package(path: "vigil"),  // a link to the repository root, so the identity is "vigil" wherever it is cloned
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .executableTarget(
@@ -39,6 +40,17 @@ let package = Package(
             ],
             path: "Benchmarks/TracingBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The wrk load test's two servers (scrape-load).
+        .executableTarget(
+            name: "ScrapeServers",
+            dependencies: [
+                .product(name: "Vigil", package: "vigil"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/ScrapeServers"
         ),
     ]
 )

@@ -38,11 +38,14 @@ public final class PluginObserver: Sendable {
         let duration: Histogram
         let inFlight: Gauge
         let errors: CounterFamily
+        /// The span attributes of every execution, built once.
+        let attributes: [Attribute]
     }
 
     public func series(plugin: String, phase: String) -> PhaseSeries {
         PhaseSeries(plugin: plugin, phase: phase, executions: executions.labels(plugin, phase),
-                    duration: duration.labels(plugin, phase), inFlight: inFlight.labels(plugin, phase), errors: errors)
+                    duration: duration.labels(plugin, phase), inFlight: inFlight.labels(plugin, phase), errors: errors,
+                    attributes: [Attribute("vigil.plugin", .string(plugin)), Attribute("vigil.phase", .string(phase))])
     }
 
     /// Runs `body` as an execution of `phase` of `plugin`: counted, timed, traced (a span named
@@ -57,7 +60,7 @@ public final class PluginObserver: Sendable {
         let s = series(plugin: plugin, phase: phase)
         s.inFlight.inc()
         let start = ContinuousClock.now
-        let span = tracer?.startSpan(phase, attributes: [Attribute("vigil.plugin", .string(plugin)), Attribute("vigil.phase", .string(phase))])
+        let span = tracer?.startSpan(phase, attributes: s.attributes)
         defer {
             finish(s, span: span, elapsed: start.duration(to: .now))
         }
@@ -80,7 +83,7 @@ public final class PluginObserver: Sendable {
                 throw error
             }
         }
-        let span = tracer.startSpan(s.phase, attributes: [Attribute("vigil.plugin", .string(s.plugin)), Attribute("vigil.phase", .string(s.phase))])
+        let span = tracer.startSpan(s.phase, attributes: s.attributes)
         defer { finish(s, span: span, elapsed: start.duration(to: .now)) }
         do {
             return try await Span.$current.withValue(span) { try await body() }
@@ -103,7 +106,8 @@ public final class PluginObserver: Sendable {
     private func finish(_ s: PhaseSeries, span: Span?, elapsed: Duration) {
         s.executions.inc()
         if let span, span.isRecording {
-            s.duration.observe(elapsed, exemplar: [("trace_id", span.context.traceID.description), ("span_id", span.context.spanID.description)])
+            let context = span.context
+            s.duration.observe(elapsed, traceIDHigh: context.traceID.high, traceIDLow: context.traceID.low, spanID: context.spanID.value)
         } else {
             s.duration.observe(elapsed)
         }

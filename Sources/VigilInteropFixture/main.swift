@@ -109,6 +109,14 @@ func run(outputDirectory: URL) throws {
         name: "interop_wait_seconds", type: "histogram", help: "Waits, recorded as Durations.", unit: nil,
         samples: histogramSamples("interop_wait_seconds", [:], [0.01, 0.1, 1], [0.005, 0.05, 2])))
 
+    // A histogram whose exemplar is a span's ids, kept as numbers and written as hex.
+    let traced = try registry.histogram("interop_traced_seconds", help: "Durations with span exemplars.", buckets: [0.1, 1])
+    traced.observe(Duration.milliseconds(250), traceIDHigh: 0x4bf9_2f35_77b3_4da6, traceIDLow: 0xa3ce_929d_0e0e_4736, spanID: 0x00f0_67aa_0ba9_02b7)
+    expected.append(ExpectedFamily(
+        name: "interop_traced_seconds", type: "histogram", help: "Durations with span exemplars.", unit: nil,
+        samples: histogramSamples("interop_traced_seconds", [:], [0.1, 1], [0.25],
+                                  exemplarAt: (1, ExpectedExemplar(labels: ["trace_id": traceID, "span_id": spanID], value: 0.25)))))
+
     // A collector's family.
     struct Uptime: Collector {
         var descriptors: [MetricDescriptor] {

@@ -101,6 +101,20 @@ struct ExpositionWriter {
 
     /// ` # {labels} value timestamp` (OpenMetrics only).
     private func exemplar(_ e: Exemplar) {
+        if let trace = e.trace {
+            sink.append(" # {trace_id=\"")
+            hex(trace.high)
+            hex(trace.low)
+            sink.append("\",span_id=\"")
+            hex(trace.span)
+            sink.append("\"} ")
+            double(e.value)
+            if let timestamp = e.timestamp {
+                sink.append(UInt8(ascii: " "))
+                sink.append(timestamp.description)
+            }
+            return
+        }
         var labels: [UInt8] = []
         for (i, (name, value)) in zip(e.names, e.values).enumerated() {
             if i > 0 { labels.append(UInt8(ascii: ",")) }
@@ -116,6 +130,14 @@ struct ExpositionWriter {
         if let timestamp = e.timestamp {
             sink.append(UInt8(ascii: " "))
             sink.append(timestamp.description)
+        }
+    }
+
+    /// Sixteen lowercase hex digits.
+    private func hex(_ value: UInt64) {
+        let digits: StaticString = "0123456789abcdef"
+        for shift in stride(from: 60, through: 0, by: -4) {
+            sink.append(digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)])
         }
     }
 

@@ -78,6 +78,19 @@ public final class Histogram: Series, @unchecked Sendable {
         keep(Exemplar(labels: labels, value: value, timestamp: wallClockSeconds()), at: index)
     }
 
+    /// Records a duration with the span that took it as its bucket's exemplar: the ids are kept
+    /// as numbers and written in hex at scrape time, so recording allocates nothing.
+    public func observe(_ duration: Duration, traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64) {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+        let value = Double(nanoseconds) / 1e9
+        let index = bucketIndex(value)
+        counts.add(1, at: index)
+        sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
+        let exemplar = Exemplar(traceIDHigh: traceIDHigh, traceIDLow: traceIDLow, spanID: spanID, value: value, timestamp: wallClockSeconds())
+        exemplarLock.withLock { exemplars[index] = exemplar }
+    }
+
     private func keep(_ exemplar: Exemplar, at index: Int) {
         guard exemplar.isValid else { return errors.record(.invalidExemplar) }
         exemplarLock.withLock { exemplars[index] = exemplar }

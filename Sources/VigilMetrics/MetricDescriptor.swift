@@ -91,8 +91,12 @@ public enum RegistrationError: Error, Equatable, CustomStringConvertible {
 /// (OpenMetrics 1.0, "Exemplars"). Only the OpenMetrics format carries exemplars.
 public struct Exemplar: Sendable, Hashable {
     public var labels: [(name: String, value: String)] {
-        get { zip(names, values).map { ($0, $1) } }
+        get {
+            if let trace { return [("trace_id", Self.hex(trace.high) + Self.hex(trace.low)), ("span_id", Self.hex(trace.span))] }
+            return zip(names, values).map { ($0, $1) }
+        }
         set {
+            trace = nil
             names = newValue.map(\.name)
             values = newValue.map(\.value)
         }
@@ -103,6 +107,9 @@ public struct Exemplar: Sendable, Hashable {
 
     var names: [String]
     var values: [String]
+    /// A trace and span id kept as numbers and written as `trace_id` and `span_id` in hex at
+    /// scrape time: recording one allocates nothing.
+    var trace: (high: UInt64, low: UInt64, span: UInt64)?
 
     /// OpenMetrics caps the label names and values of one exemplar at 128 UTF-8 characters.
     public static let maximumLabelCharacters = 128
@@ -114,8 +121,23 @@ public struct Exemplar: Sendable, Hashable {
         self.timestamp = timestamp
     }
 
+    /// An exemplar naming a span: `trace_id` (16 bytes) and `span_id` (8 bytes), in hex.
+    public init(traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64, value: Double, timestamp: Double? = nil) {
+        self.names = []
+        self.values = []
+        self.trace = (traceIDHigh, traceIDLow, spanID)
+        self.value = value
+        self.timestamp = timestamp
+    }
+
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
     /// Whether the labels are valid and fit the OpenMetrics size limit.
     var isValid: Bool {
+        if trace != nil { return true }  // 8 + 32 + 7 + 16 characters
         var characters = 0
         for (name, value) in zip(names, values) {
             guard NameRules.isValidLabelName(name) else { return false }
@@ -126,12 +148,13 @@ public struct Exemplar: Sendable, Hashable {
 
     public static func == (a: Exemplar, b: Exemplar) -> Bool {
         a.names == b.names && a.values == b.values && a.value.bitPattern == b.value.bitPattern
-            && a.timestamp == b.timestamp
+            && a.timestamp == b.timestamp && a.trace?.high == b.trace?.high && a.trace?.low == b.trace?.low && a.trace?.span == b.trace?.span
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(names)
         hasher.combine(values)
+        hasher.combine(trace?.span)
         hasher.combine(value.bitPattern)
     }
 }

@@ -108,8 +108,9 @@ public final class Span: @unchecked Sendable {
         self.startTimeUnixNano = start
         self.tracer = tracer
         let limits = tracer?.limits ?? SpanLimits()
-        self.attributes = Array(attributes.prefix(limits.attributes))
-        self.links = Array(links.prefix(limits.links))
+        // Arrays within the limits are kept as they are: copying them would allocate.
+        self.attributes = attributes.count <= limits.attributes ? attributes : Array(attributes.prefix(limits.attributes))
+        self.links = links.count <= limits.links ? links : Array(links.prefix(limits.links))
         dropped.attributes = max(0, attributes.count - limits.attributes)
         dropped.links = max(0, links.count - limits.links)
     }
