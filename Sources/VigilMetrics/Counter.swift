@@ -13,6 +13,8 @@ public final class Counter: Series, @unchecked Sendable {
     @usableFromInline let floating = Atomic<UInt64>(0)
     let exemplarLock = SpinLock()
     nonisolated(unsafe) var exemplar: Exemplar?
+    /// Set once an exemplar is kept, so that rendering skips the lock for the many that have none.
+    let hasExemplar = Atomic<Bool>(false)
 
     @usableFromInline static let stripeCount = 16
     /// 128 bytes a stripe: adjacent-line prefetchers pull cache lines in pairs.
@@ -62,6 +64,7 @@ public final class Counter: Series, @unchecked Sendable {
         let sample = Exemplar(labels: labels, value: amount, timestamp: wallClockSeconds())
         guard sample.isValid else { return errors.record(.invalidExemplar) }
         exemplarLock.withLock { exemplar = sample }
+        hasExemplar.store(true, ordering: .releasing)
     }
 
     /// The counter's current value.
@@ -127,7 +130,7 @@ public final class Counter: Series, @unchecked Sendable {
 
     override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {
         let floatingPart = floating.doubleValue
-        let exemplar = writer.format == .openMetrics ? exemplarLock.withLock { self.exemplar } : nil
+        let exemplar = writer.format == .openMetrics && hasExemplar.load(ordering: .acquiring) ? exemplarLock.withLock { self.exemplar } : nil
         if floatingPart == 0, exemplar == nil {
             writer.line(linePrefix, integer: integerTotal)
         } else {

@@ -16,6 +16,8 @@ public final class Histogram: Series, @unchecked Sendable {
     /// The latest exemplar of each bucket.
     let exemplarLock = SpinLock()
     nonisolated(unsafe) var exemplars: [Exemplar?]
+    /// Set once an exemplar is kept, so that rendering skips the lock for the many that have none.
+    let hasExemplars = Atomic<Bool>(false)
 
     /// The Prometheus client libraries' default bounds, in seconds.
     public static let defaultBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -51,10 +53,20 @@ public final class Histogram: Series, @unchecked Sendable {
     /// Records a duration, in seconds, summing it exactly in nanoseconds.
     @inlinable
     public func observe(_ duration: Duration) {
+        _ = record(duration)
+    }
+
+    /// Counts a duration in its bucket and adds it to the sum; returns the bucket and the seconds.
+    @inlinable
+    @inline(__always)
+    func record(_ duration: Duration) -> (index: Int, seconds: Double) {
         let (seconds, attoseconds) = duration.components
         let nanoseconds = seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
-        counts.add(1, at: bucketIndex(Double(nanoseconds) / 1e9))
+        let value = Double(nanoseconds) / 1e9
+        let index = bucketIndex(value)
+        counts.add(1, at: index)
         sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
+        return (index, value)
     }
 
     /// Records an observation and keeps `exemplar` (labels such as a trace id) as the exemplar of
@@ -69,31 +81,23 @@ public final class Histogram: Series, @unchecked Sendable {
 
     /// Records a duration and keeps `exemplar` as its bucket's exemplar.
     public func observe(_ duration: Duration, exemplar labels: [(name: String, value: String)]) {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
-        let value = Double(nanoseconds) / 1e9
-        let index = bucketIndex(value)
-        counts.add(1, at: index)
-        sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
+        let (index, value) = record(duration)
         keep(Exemplar(labels: labels, value: value, timestamp: wallClockSeconds()), at: index)
     }
 
     /// Records a duration with the span that took it as its bucket's exemplar: the ids are kept
     /// as numbers and written in hex at scrape time, so recording allocates nothing.
     public func observe(_ duration: Duration, traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64) {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
-        let value = Double(nanoseconds) / 1e9
-        let index = bucketIndex(value)
-        counts.add(1, at: index)
-        sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
+        let (index, value) = record(duration)
         let exemplar = Exemplar(traceIDHigh: traceIDHigh, traceIDLow: traceIDLow, spanID: spanID, value: value, timestamp: wallClockSeconds())
         exemplarLock.withLock { exemplars[index] = exemplar }
+        hasExemplars.store(true, ordering: .releasing)
     }
 
     private func keep(_ exemplar: Exemplar, at index: Int) {
         guard exemplar.isValid else { return errors.record(.invalidExemplar) }
         exemplarLock.withLock { exemplars[index] = exemplar }
+        hasExemplars.store(true, ordering: .releasing)
     }
 
     /// The index of the first bucket whose bound is at least `value`; `boundCount` for `+Inf`.
@@ -136,7 +140,7 @@ public final class Histogram: Series, @unchecked Sendable {
     }
 
     override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {
-        let exemplars = writer.format == .openMetrics ? exemplarLock.withLock { self.exemplars } : []
+        let exemplars = writer.format == .openMetrics && hasExemplars.load(ordering: .acquiring) ? exemplarLock.withLock { self.exemplars } : []
         let bucketName = family.nameBytes
         let bounds = writer.format == .openMetrics ? family.openMetricsBounds : family.textBounds
         var cumulative: UInt64 = 0

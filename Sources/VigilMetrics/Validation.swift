@@ -3,33 +3,23 @@
 enum NameRules {
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
     static func isValidMetricName(_ name: String) -> Bool {
-        var first = true
-        for byte in name.utf8 {
-            let ok: Bool
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "_"), UInt8(ascii: ":"):
-                ok = true
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                ok = !first
-            default:
-                ok = false
-            }
-            if !ok { return false }
-            first = false
-        }
-        return !first
+        isValidName(name, allowingColon: true)
     }
 
     /// `[a-zA-Z_][a-zA-Z0-9_]*`
     static func isValidLabelName(_ name: String) -> Bool {
+        isValidName(name, allowingColon: false)
+    }
+
+    private static func isValidName(_ name: String, allowingColon: Bool) -> Bool {
         var first = true
         for byte in name.utf8 {
             let ok: Bool
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "_"):
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"):
                 ok = true
+            case UInt8(ascii: ":"):
+                ok = allowingColon
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 ok = !first
             default:
