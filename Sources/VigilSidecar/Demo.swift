@@ -1,4 +1,5 @@
 import Logging
+@_spi(VigilInternal) import VigilMetrics
 import ServiceLifecycle
 import Vigil
 
@@ -131,22 +132,16 @@ struct DemoService: Service {
     }
 }
 
-final class Counters: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var ocr = 0, translate = 0, failed = 0
-    func add(_ which: Int, failed f: Bool) { lock.with { if which == 0 { ocr += 1 } else { translate += 1 }; if f { failed += 1 } } }
-    var snapshot: (Int, Int, Int) { lock.with { (ocr, translate, failed) } }
-}
-
-/// A pthread mutex, for the demo's counters.
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func with<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
+/// Runs counted by the demo's workers, for its progress lines.
+final class Counters: Sendable {
+    private let counts = Locked((ocr: 0, translate: 0, failed: 0))
+    func add(_ which: Int, failed: Bool) {
+        counts.withLock { c in
+            if which == 0 { c.ocr += 1 } else { c.translate += 1 }
+            if failed { c.failed += 1 }
+        }
     }
+    var snapshot: (Int, Int, Int) { counts.withLock { ($0.ocr, $0.translate, $0.failed) } }
 }
 
 /// The hungry child: holds `high` bytes for a period, then `low`, again and again.

@@ -46,58 +46,53 @@ public struct VigilMetricsFactory: MetricsFactory {
 
     private func help(_ label: String) -> String { "swift-metrics \(label)" }
 
+    /// The handler `make` builds, or one that records nothing when the registry refuses the
+    /// metric; the refusal is counted, never thrown or crashed on.
+    private func handler<H>(_ make: () throws -> H, fallback: @autoclosure () -> H) -> H {
+        do {
+            return try make()
+        } catch {
+            registry.errors.recordRegistrationConflict()
+            return fallback()
+        }
+    }
+
     public func makeCounter(label: String, dimensions: [(String, String)]) -> CounterHandler {
         let (names, values) = labels(dimensions)
-        guard let family = try? registry.counter(Self.sanitize(label), help: help(label), labelNames: names) else {
-            registry.errors.recordRegistrationConflict()
-            return DiscardHandler()
-        }
-        return CounterBridge(counter: family.labels(values))
+        return handler({ CounterBridge(counter: try registry.counter(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+                       fallback: DiscardHandler())
     }
 
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> FloatingPointCounterHandler {
         let (names, values) = labels(dimensions)
-        guard let family = try? registry.counter(Self.sanitize(label), help: help(label), labelNames: names) else {
-            registry.errors.recordRegistrationConflict()
-            return DiscardHandler()
-        }
-        return CounterBridge(counter: family.labels(values))
+        return handler({ CounterBridge(counter: try registry.counter(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+                       fallback: DiscardHandler())
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> MeterHandler {
         let (names, values) = labels(dimensions)
-        guard let family = try? registry.gauge(Self.sanitize(label), help: help(label), labelNames: names) else {
-            registry.errors.recordRegistrationConflict()
-            return DiscardHandler()
-        }
-        return GaugeBridge(gauge: family.labels(values))
+        return handler({ GaugeBridge(gauge: try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+                       fallback: DiscardHandler())
     }
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> RecorderHandler {
         let (names, values) = labels(dimensions)
         if aggregate {
-            guard let family = try? registry.histogram(Self.sanitize(label), help: help(label), labelNames: names, buckets: buckets) else {
-                registry.errors.recordRegistrationConflict()
-                return DiscardHandler()
-            }
-            return HistogramBridge(histogram: family.labels(values))
+            return handler({
+                HistogramBridge(histogram: try registry.histogram(Self.sanitize(label), help: help(label), labelNames: names, buckets: buckets).labels(values))
+            }, fallback: DiscardHandler())
         }
-        guard let family = try? registry.gauge(Self.sanitize(label), help: help(label), labelNames: names) else {
-            registry.errors.recordRegistrationConflict()
-            return DiscardHandler()
-        }
-        return GaugeBridge(gauge: family.labels(values))
+        return handler({ GaugeBridge(gauge: try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+                       fallback: DiscardHandler())
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> TimerHandler {
         let (names, values) = labels(dimensions)
         var name = Self.sanitize(label)
         if !name.hasSuffix("_seconds") { name += "_seconds" }
-        guard let family = try? registry.histogram(name, help: help(label), unit: "seconds", labelNames: names, buckets: buckets) else {
-            registry.errors.recordRegistrationConflict()
-            return DiscardHandler()
-        }
-        return HistogramBridge(histogram: family.labels(values))
+        return handler({
+            HistogramBridge(histogram: try registry.histogram(name, help: help(label), unit: "seconds", labelNames: names, buckets: buckets).labels(values))
+        }, fallback: DiscardHandler())
     }
 
     // Vigil families outlive their handlers; a destroyed handler simply stops recording.
