@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Vigil", targets: ["Vigil"]),
+        .library(name: "VigilMetrics", targets: ["VigilMetrics"]),
         .library(name: "VigilTracingBridge", targets: ["VigilTracingBridge"]),
         .library(name: "VigilSwiftMetrics", targets: ["VigilSwiftMetrics"]),
         .executable(name: "vigil", targets: ["vigil"]),
@@ -59,6 +60,8 @@ let package = Package(
         .executableTarget(name: "VigilInteropFixture", dependencies: ["VigilMetrics"]),
         .executableTarget(name: "QuickStart", dependencies: ["Vigil"], path: "Examples/QuickStart"),
         .executableTarget(name: "PluginHost", dependencies: ["Vigil"], path: "Examples/PluginHost"),
+        // The test kit every test target shares: one in-memory exporter, condition waits.
+        .target(name: "VigilTestSupport", dependencies: ["VigilTracing"], path: "Tests/VigilTestSupport"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
