@@ -1,11 +1,14 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Module map: see DESIGN.md. VigilMetrics has no package dependency, so a host that only
-// counts pays for nothing else. Modules are added here as the issues that fill them land.
+// Module map and data paths: docs/ARCHITECTURE.md. Each arrow below points at what a module
+// may import. VigilMetrics depends on no package, so a host that only counts links neither NIO,
+// libcurl nor zlib (scripts/check-metrics-only proves it).
+//
+// Platforms: Linux only. Vigil reads /proc and calls glibc; no Apple platform is declared
+// because none is built or tested.
 let package = Package(
     name: "vigil",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Vigil", targets: ["Vigil"]),
         .library(name: "VigilMetrics", targets: ["VigilMetrics"]),
@@ -23,14 +26,20 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        .target(name: "VigilMetrics"),
-        .target(name: "VigilTracing", dependencies: ["VigilMetrics"]),
-        .target(name: "VigilResources", dependencies: ["VigilMetrics"]),
-        .target(name: "VigilInstrument", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources"]),
+        // One of each helper (locks, clocks, hex, trimming, the timeout race); not a product.
+        .target(name: "VigilSupport"),
+        .target(name: "VigilMetrics", dependencies: ["VigilSupport"]),
+        // Every metric family Vigil exports, declared once; `vigil metrics` prints it.
+        .target(name: "VigilContract", dependencies: ["VigilMetrics", "VigilSupport"]),
+        .target(name: "VigilTracing", dependencies: ["VigilMetrics", "VigilContract", "VigilSupport"]),
+        // The OTLP wire format: protobuf and JSON writers, encoders, response readers.
+        .target(name: "VigilOTLP", dependencies: ["VigilTracing", "VigilContract", "VigilSupport"]),
+        .target(name: "VigilResources", dependencies: ["VigilMetrics", "VigilContract", "VigilSupport"]),
+        .target(name: "VigilInstrument", dependencies: ["VigilMetrics", "VigilContract", "VigilTracing", "VigilSupport"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "VigilExport", dependencies: [
-            "VigilMetrics", "VigilTracing", "CCurl", "CZlib",
+            "VigilMetrics", "VigilContract", "VigilTracing", "VigilOTLP", "VigilSupport", "CCurl", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
@@ -40,18 +49,22 @@ let package = Package(
         ]),
         // The swift-metrics backend, likewise in a module of its own.
         .target(name: "VigilSwiftMetrics", dependencies: ["VigilMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]),
-        .target(name: "Vigil", dependencies: ["VigilMetrics", "VigilTracing", "VigilResources", "VigilInstrument", "VigilExport"]),
-        // The sidecar's configuration, services and demo, in a library so that tests reach them.
+        .target(name: "Vigil", dependencies: [
+            "VigilMetrics", "VigilContract", "VigilTracing", "VigilOTLP", "VigilResources", "VigilInstrument", "VigilExport",
+        ]),
+        // The sidecar's configuration and services, in a library so that tests reach them. Not a product.
         .target(name: "VigilSidecar", dependencies: [
-            "Vigil",
+            "Vigil", "VigilSupport",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // `vigil demo`: its plugins, its hungry child and its wiring. Not a product.
+        .target(name: "VigilDemo", dependencies: ["VigilSidecar", "Vigil", "VigilSupport"]),
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "VigilSidecar",
+                "VigilSidecar", "VigilDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,12 +76,15 @@ let package = Package(
         // The test kit every test target shares: one in-memory exporter, condition waits.
         .target(name: "VigilTestSupport", dependencies: ["VigilTracing"], path: "Tests/VigilTestSupport"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
+        .testTarget(name: "VigilContractTests", dependencies: ["VigilContract"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
-        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
-        .testTarget(name: "VigilExportTests", dependencies: ["VigilExport"]),
-        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument"]),
-        .testTarget(name: "VigilSidecarTests", dependencies: ["VigilSidecar"]),
-        .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge"]),
+        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing", "VigilTestSupport"]),
+        .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP"]),
+        .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),
+        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilTestSupport"]),
+        .testTarget(name: "VigilSidecarTests", dependencies: ["VigilSidecar", "VigilTestSupport"]),
+        .testTarget(name: "VigilDemoTests", dependencies: ["VigilDemo", "VigilTestSupport"]),
+        .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge", "VigilTestSupport"]),
         .testTarget(name: "VigilSwiftMetricsTests", dependencies: ["VigilSwiftMetrics", .product(name: "Metrics", package: "swift-metrics")]),
     ]
 )

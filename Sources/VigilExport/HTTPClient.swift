@@ -1,6 +1,7 @@
 import CCurl
 import Dispatch
-@_spi(VigilInternal) import VigilMetrics
+import VigilContract
+import VigilSupport
 
 /// An HTTP request for a push target.
 public struct HTTPRequest: Sendable {
@@ -52,7 +53,7 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
 public final class HTTPClient: Sendable {
     /// Response bodies past this many bytes are discarded: a push target's answer is short.
     public let maximumBodyBytes: Int
-    public static let userAgent = "vigil/\(VigilExportVersion.current) " + (String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
+    public static let userAgent = "vigil/\(VigilVersion.current) " + (String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
 
     private let queue = DispatchQueue(label: "vigil.http-client")
     private let handle: Locked<UnsafeMutableRawPointer?>
@@ -133,7 +134,7 @@ public final class HTTPClient: Sendable {
                 if line.hasPrefix("HTTP/") { transfer.headers.removeAll() }  // a new response (after a redirect or 100)
                 if let colon = line.firstIndex(of: ":") {
                     let name = String(line[..<colon])
-                    let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t\r\n")
+                    let value = String(line[line.index(after: colon)...].trimmed(" \t\r\n"))
                     transfer.headers.append((name, value))
                 }
                 return n
@@ -177,10 +178,6 @@ public final class HTTPClient: Sendable {
     }
 }
 
-public enum VigilExportVersion {
-    public static let current = "0.1.0"
-}
-
 /// Keeps secrets out of logs and error messages.
 public enum Redaction {
     /// `https://user:secret@host/path` → `https://REDACTED@host/path`.
@@ -195,14 +192,5 @@ public enum Redaction {
         let head = String(characters[..<start])
         let tail = String(characters[at...])
         return head + "REDACTED" + tail
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let c = s.first, set.contains(c) { s.removeFirst() }
-        while let c = s.last, set.contains(c) { s.removeLast() }
-        return String(s)
     }
 }

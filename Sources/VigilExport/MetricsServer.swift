@@ -2,7 +2,9 @@ import Dispatch
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-@_spi(VigilInternal) import VigilMetrics
+import VigilContract
+import VigilMetrics
+import VigilSupport
 
 /// Serves a registry to Prometheus over HTTP: `GET`/`HEAD /metrics` in text 0.0.4 or
 /// OpenMetrics by `Accept`, gzip when `Accept-Encoding` allows, `/-/healthy`, `/-/ready` and a
@@ -114,10 +116,9 @@ struct ServerMetrics: Sendable {
     let rejectedConnections: Counter
 
     init(registry: Registry) throws {
-        requests = try registry.counter("vigil_http_requests_total", help: "HTTP requests served by the metrics endpoint, by path and status code.", labelNames: ["path", "code"])
-        duration = try registry.histogram("vigil_scrape_duration_seconds", help: "Time to render and compress one scrape.", unit: "seconds",
-                                          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
-        rejectedConnections = try registry.counter("vigil_http_rejected_connections_total", help: "Connections closed at once because too many were open.")
+        requests = try registry.register(VigilMetric.httpRequests)
+        duration = try registry.register(VigilMetric.scrapeDuration).labels()
+        rejectedConnections = try registry.register(VigilMetric.httpRejectedConnections).labels()
     }
 }
 
@@ -276,7 +277,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
 
     static func acceptsGzip(_ header: String) -> Bool {
         for coding in header.split(separator: ",") {
-            let parts = coding.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
+            let parts = coding.split(separator: ";").map { $0.trimmed() }
             guard let name = parts.first?.lowercased(), name == "gzip" || name == "*" else { continue }
             let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             return q > 0
@@ -329,17 +330,5 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
-    }
-}
-
-extension String {
-    /// Compares without returning early, so that timing does not tell how much of a secret matched.
-    func constantTimeEquals(_ other: String) -> Bool {
-        let a = Array(utf8), b = Array(other.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return difference == 0
     }
 }

@@ -1,3 +1,4 @@
+import VigilSupport
 import VigilTracing
 
 /// Where and how trace batches are sent, with the OpenTelemetry exporter variables.
@@ -46,8 +47,8 @@ public struct OTLPConfiguration: Sendable {
             c.headers = headers.split(separator: ",").compactMap { pair in
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { return nil }
-                let name = String(parts[0]).trimmingCharacters(in: " ")
-                return name.isEmpty ? nil : (name, String(parts[1]).trimmingCharacters(in: " ").percentDecoded)
+                let name = String(parts[0].trimmed())
+                return name.isEmpty ? nil : (name, parts[1].trimmed().percentDecoded)
             }
         }
         switch value("COMPRESSION") {
@@ -86,25 +87,5 @@ public struct RetryPolicy: Sendable, Equatable {
         var result = 1.0
         for _ in 0..<Int(y) { result *= x }
         return result
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        Substring(self).trimmingCharacters(in: set)
-    }
-
-    var percentDecoded: String {
-        var out: [UInt8] = []
-        var bytes = Array(utf8)[...]
-        while let b = bytes.popFirst() {
-            if b == UInt8(ascii: "%"), bytes.count >= 2, let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
-                out.append(v)
-                bytes = bytes.dropFirst(2)
-            } else {
-                out.append(b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

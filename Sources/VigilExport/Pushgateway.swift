@@ -1,4 +1,5 @@
-@_spi(VigilInternal) import VigilMetrics
+import VigilContract
+import VigilMetrics
 
 /// Pushes a registry to a Prometheus Pushgateway (https://github.com/prometheus/pushgateway):
 /// `PUT` replaces the group's metrics, `POST` replaces only the metrics of the same names,
@@ -36,9 +37,8 @@ public final class PushgatewayClient: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.client = client
-        self.pushes = try? (metricsRegistry ?? registry).counter(
-            "vigil_push_total", help: "Pushes to a Pushgateway or an OTLP collector, by target and result.", labelNames: ["target", "result"])
-        for result in ["success", "failure"] { _ = pushes?.labels("pushgateway", result) }
+        self.pushes = try? (metricsRegistry ?? registry).register(VigilMetric.pushes)
+        for result in VigilMetric.Values.pushResult { _ = pushes?.labels("pushgateway", result) }
     }
 
     /// The grouping key as a URL path.

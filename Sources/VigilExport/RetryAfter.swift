@@ -3,12 +3,13 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import VigilSupport
 
 /// The `Retry-After` header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
 enum RetryAfter {
     /// The delay it asks for, measured from `now` (seconds since the epoch); nil if it does not parse.
     static func delay(_ value: String, now: Double) -> Duration? {
-        let text = value.trimmingCharacters(in: " \t")
+        let text = String(value.trimmed())
         if let seconds = Int(text), seconds >= 0 { return .seconds(seconds) }
         guard let date = httpDate(text) else { return nil }
         return .milliseconds(Int(max(0, date - now) * 1000))

@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// SHA-256 (FIPS 180-4), for comparing configured password and token hashes. Not for bulk data:
 /// it runs once per authenticated request.
 enum SHA256 {
@@ -47,8 +49,7 @@ enum SHA256 {
     }
 
     static func hex(_ message: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(digest(message).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        Hex.encode(digest(message))
     }
 }
 

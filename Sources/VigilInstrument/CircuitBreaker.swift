@@ -3,16 +3,18 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-@_spi(VigilInternal) import VigilMetrics
 import Synchronization
+import VigilContract
+import VigilMetrics
+import VigilSupport
 import VigilTracing
 
 /// Stops calling a failing dependency for a while, then probes it (closed → open → half-open).
 ///
 /// The closed path with the default policy costs two atomic loads and, after a failure, a
 /// store: the lock is only taken for a state change or by the failure-ratio policy. Exports
-/// `vigil_breaker_state{state}` (1 for the current state, 0 for the other two: all three series
-/// always present), `vigil_breaker_trips_total` and `vigil_breaker_rejected_calls_total`; each
+/// `VigilMetric.breakerState` (1 for the current state, 0 for the other two: all three series
+/// always present), `.breakerTrips` and `.breakerRejectedCalls`; each
 /// state change is also an event on the current span and a call to `onStateChange`.
 public final class CircuitBreaker: Sendable {
     public enum State: String, Sendable, CaseIterable {
@@ -83,19 +85,16 @@ public final class CircuitBreaker: Sendable {
         self.clock = clock
         self.onStateChange = onStateChange
         self.locked = Locked(Mutable())
-        let labels = ["plugin", "breaker"]
-        let state = try registry.gauge("vigil_breaker_state", help: "1 for the breaker's current state, 0 for the others.", labelNames: labels + ["state"])
+        let state = try registry.register(VigilMetric.breakerState)
         stateGauges = State.allCases.map { state.labels(plugin, name, $0.rawValue) }
-        trips = try registry.counter("vigil_breaker_trips_total", help: "Moves of the breaker into the open state.", labelNames: labels).labels(plugin, name)
-        rejected = try registry.counter("vigil_breaker_rejected_calls_total", help: "Calls refused because the breaker was open.", labelNames: labels).labels(plugin, name)
+        trips = try registry.register(VigilMetric.breakerTrips).labels(plugin, name)
+        rejected = try registry.register(VigilMetric.breakerRejectedCalls).labels(plugin, name)
         stateGauges[0].set(1)
     }
 
     /// Time on the monotonic clock.
     public static func monotonicNow() -> Duration {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+        SystemClock.monotonic()
     }
 
     /// The current state.

@@ -1,3 +1,4 @@
+import VigilContract
 import VigilMetrics
 import VigilTracing
 
@@ -7,9 +8,8 @@ public protocol ClassifiedError: Error {
     var errorType: String { get }
 }
 
-/// Counts, times and traces phase executions under the metric names of DESIGN.md:
-/// `vigil_phase_executions_total`, `vigil_phase_errors_total{error_type}`,
-/// `vigil_phase_duration_seconds` (bucket exemplars name the span) and `vigil_phase_in_flight`.
+/// Counts, times and traces phase executions: `VigilMetric.phaseExecutions`, `.phaseErrors`
+/// (by error type), `.phaseDuration` (bucket exemplars name the span) and `.phaseInFlight`.
 public final class PluginObserver: Sendable {
     public let registry: Registry
     /// Spans are made when a tracer is given.
@@ -23,11 +23,10 @@ public final class PluginObserver: Sendable {
     public init(registry: Registry, tracer: Tracer? = nil, buckets: [Double] = Histogram.defaultBuckets) throws(RegistrationError) {
         self.registry = registry
         self.tracer = tracer
-        let labels = ["plugin", "phase"]
-        executions = try registry.counter("vigil_phase_executions_total", help: "Phase executions, finished or failed.", labelNames: labels)
-        errors = try registry.counter("vigil_phase_errors_total", help: "Phase executions that threw, by error type.", labelNames: labels + ["error_type"])
-        duration = try registry.histogram("vigil_phase_duration_seconds", help: "Time a phase execution took.", unit: "seconds", labelNames: labels, buckets: buckets)
-        inFlight = try registry.gauge("vigil_phase_in_flight", help: "Phase executions running now.", labelNames: labels)
+        executions = try registry.register(VigilMetric.phaseExecutions)
+        errors = try registry.register(VigilMetric.phaseErrors)
+        duration = try registry.register(VigilMetric.phaseDuration.withBuckets(buckets))
+        inFlight = try registry.register(VigilMetric.phaseInFlight)
     }
 
     /// The series of one phase, looked up once. A class: passing it costs one reference, where a

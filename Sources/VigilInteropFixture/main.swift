@@ -134,9 +134,10 @@ func run(outputDirectory: URL) throws {
         ExpectedSample(name: "interop_collected_widgets", labels: ["kind": "square \"box\""], value: 2),
     ]))
 
+    let errors = Registry.metricErrors
     expected.append(ExpectedFamily(
-        name: "vigil_metric_errors", type: "counter", help: "Samples dropped instead of recorded, by reason.", unit: nil,
-        samples: MetricErrors.Reason.allCases.map { ExpectedSample(name: "vigil_metric_errors_total", labels: ["reason": $0.label], value: 0) }))
+        name: errors.metric.name, type: "counter", help: errors.metric.help, unit: nil,
+        samples: MetricErrors.Reason.allCases.map { ExpectedSample(name: errors.name, labels: ["reason": $0.label], value: 0) }))
 
     try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
     try Data(registry.render(.text)).write(to: outputDirectory.appendingPathComponent("metrics.prom"))

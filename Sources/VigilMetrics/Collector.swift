@@ -55,13 +55,7 @@ extension CollectedSample {
         let d = layout.descriptor
         guard labelValues.count == d.labelNames.count else { return false }
         var labels: [UInt8] = []
-        for (i, (name, value)) in zip(d.labelNames, labelValues).enumerated() {
-            if i > 0 { labels.append(UInt8(ascii: ",")) }
-            labels.append(contentsOf: name.utf8)
-            labels.append(contentsOf: "=\"".utf8)
-            Escaping.appendLabelValue(value, to: &labels)
-            labels.append(UInt8(ascii: "\""))
-        }
+        Escaping.appendLabels(names: d.labelNames, values: labelValues, to: &labels)
         switch (d.type, value) {
         case let (.counter, .counter(v)):
             guard v >= 0 || v.isNaN else { return false }

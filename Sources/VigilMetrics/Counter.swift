@@ -1,3 +1,4 @@
+import VigilSupport
 import Synchronization
 
 /// A monotonic counter. Integer adds are exact up to 2^64; Double adds are kept apart so that
@@ -61,7 +62,7 @@ public final class Counter: Series, @unchecked Sendable {
         } else {
             floating.addDouble(amount)
         }
-        let sample = Exemplar(labels: labels, value: amount, timestamp: wallClockSeconds())
+        let sample = Exemplar(labels: labels, value: amount, timestamp: SystemClock.wallSeconds())
         guard sample.isValid else { return errors.record(.invalidExemplar) }
         exemplarLock.withLock { exemplar = sample }
         hasExemplar.store(true, ordering: .releasing)

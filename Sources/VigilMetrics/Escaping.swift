@@ -13,6 +13,17 @@ enum Escaping {
         }
     }
 
+    /// `name="value",…` for the exposition formats, without braces.
+    static func appendLabels(names: some Sequence<String>, values: some Sequence<String>, to out: inout [UInt8]) {
+        for (i, (name, value)) in zip(names, values).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: "=\"".utf8)
+            appendLabelValue(value, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+    }
+
     /// HELP text. Text 0.0.4 escapes `\` and line feed only; OpenMetrics escapes `"` as well.
     static func appendHelp(_ help: String, escapingQuotes: Bool, to out: inout [UInt8]) {
         for byte in help.utf8 {

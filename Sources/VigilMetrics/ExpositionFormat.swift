@@ -1,3 +1,4 @@
+import VigilSupport
 /// The formats a registry renders, with the Content-Type each is served under.
 public enum ExpositionFormat: Sendable, Hashable, CaseIterable {
     /// Prometheus text format 0.0.4.
@@ -20,12 +21,12 @@ public enum ExpositionFormat: Sendable, Hashable, CaseIterable {
         guard let accept, !accept.isEmpty else { return .text }
         var best: (format: ExpositionFormat, q: Double)?
         for range in accept.split(separator: ",") {
-            let parts = range.split(separator: ";").map { $0.trimmingASCIIWhitespace() }
+            let parts = range.split(separator: ";").map { $0.trimmed() }
             guard let mediaType = parts.first?.lowercased() else { continue }
             var q = 1.0
             var version: Substring?
             for parameter in parts.dropFirst() {
-                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingASCIIWhitespace() }
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmed() }
                 guard pair.count == 2 else { continue }
                 switch pair[0].lowercased() {
                 case "q": q = Double(pair[1]).map { min(max($0, 0), 1) } ?? 0
@@ -49,14 +50,5 @@ public enum ExpositionFormat: Sendable, Hashable, CaseIterable {
             if best == nil || q > best!.q { best = (format, q) }
         }
         return best?.format ?? .text
-    }
-}
-
-extension Substring {
-    func trimmingASCIIWhitespace() -> Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return s
     }
 }

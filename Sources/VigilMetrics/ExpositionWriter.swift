@@ -1,3 +1,4 @@
+import VigilSupport
 /// Writes the lines of one exposition. Families and collectors call it; it knows the few places
 /// where text 0.0.4 and OpenMetrics differ.
 struct ExpositionWriter {
@@ -116,13 +117,7 @@ struct ExpositionWriter {
             return
         }
         var labels: [UInt8] = []
-        for (i, (name, value)) in zip(e.names, e.values).enumerated() {
-            if i > 0 { labels.append(UInt8(ascii: ",")) }
-            labels.append(contentsOf: name.utf8)
-            labels.append(contentsOf: "=\"".utf8)
-            Escaping.appendLabelValue(value, to: &labels)
-            labels.append(UInt8(ascii: "\""))
-        }
+        Escaping.appendLabels(names: e.names, values: e.values, to: &labels)
         sink.append(" # {")
         sink.append(labels)
         sink.append("} ")
@@ -135,9 +130,8 @@ struct ExpositionWriter {
 
     /// Sixteen lowercase hex digits.
     private func hex(_ value: UInt64) {
-        let digits: StaticString = "0123456789abcdef"
         for shift in stride(from: 60, through: 0, by: -4) {
-            sink.append(digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)])
+            sink.append(Hex.digit(UInt8(truncatingIfNeeded: value >> UInt64(shift))))
         }
     }
 

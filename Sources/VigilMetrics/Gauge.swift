@@ -1,3 +1,4 @@
+import VigilSupport
 import Synchronization
 
 /// A value that goes up and down. Every operation is lock-free and allocates nothing.
@@ -18,7 +19,7 @@ public final class Gauge: Series, @unchecked Sendable {
 
     /// Sets the value to a point in time, in seconds since the epoch.
     public func setToCurrentTime() {
-        set(wallClockSeconds())
+        set(SystemClock.wallSeconds())
     }
 
     /// Adds `amount` (which may be negative).

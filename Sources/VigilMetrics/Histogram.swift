@@ -1,3 +1,4 @@
+import VigilSupport
 import Synchronization
 
 /// Counts observations into buckets with fixed upper bounds, and keeps their sum.
@@ -76,20 +77,20 @@ public final class Histogram: Series, @unchecked Sendable {
         let index = bucketIndex(value)
         counts.add(1, at: index)
         sumBits.addDouble(value)
-        keep(Exemplar(labels: labels, value: value, timestamp: wallClockSeconds()), at: index)
+        keep(Exemplar(labels: labels, value: value, timestamp: SystemClock.wallSeconds()), at: index)
     }
 
     /// Records a duration and keeps `exemplar` as its bucket's exemplar.
     public func observe(_ duration: Duration, exemplar labels: [(name: String, value: String)]) {
         let (index, value) = record(duration)
-        keep(Exemplar(labels: labels, value: value, timestamp: wallClockSeconds()), at: index)
+        keep(Exemplar(labels: labels, value: value, timestamp: SystemClock.wallSeconds()), at: index)
     }
 
     /// Records a duration with the span that took it as its bucket's exemplar: the ids are kept
     /// as numbers and written in hex at scrape time, so recording allocates nothing.
     public func observe(_ duration: Duration, traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64) {
         let (index, value) = record(duration)
-        let exemplar = Exemplar(traceIDHigh: traceIDHigh, traceIDLow: traceIDLow, spanID: spanID, value: value, timestamp: wallClockSeconds())
+        let exemplar = Exemplar(traceIDHigh: traceIDHigh, traceIDLow: traceIDLow, spanID: spanID, value: value, timestamp: SystemClock.wallSeconds())
         exemplarLock.withLock { exemplars[index] = exemplar }
         hasExemplars.store(true, ordering: .releasing)
     }

@@ -1,3 +1,4 @@
+import VigilSupport
 /// The kind of a metric family, as the exposition formats name it.
 public enum MetricType: String, Sendable, Hashable, CustomStringConvertible {
     case counter
@@ -47,8 +48,20 @@ public struct MetricDescriptor: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The name as users query it: a counter's with its `_total` suffix, others' as they are.
+    public var queryName: String { type == .counter ? name + "_total" : name }
+
+    /// The names of the samples the text 0.0.4 format writes for this family.
+    public var exposedSampleNames: [String] {
+        switch type {
+        case .counter: [name + "_total"]
+        case .gauge: [name]
+        case .histogram: [name + "_bucket", name + "_sum", name + "_count"]
+        }
+    }
+
     public var description: String {
-        var text = "\(type) \(type == .counter ? name + "_total" : name)"
+        var text = "\(type) \(queryName)"
         text += "{" + labelNames.joined(separator: ",") + "}"
         if let unit { text += " unit=\(unit)" }
         if type == .histogram { text += " buckets=\(buckets)" }
@@ -92,7 +105,7 @@ public enum RegistrationError: Error, Equatable, CustomStringConvertible {
 public struct Exemplar: Sendable, Hashable {
     public var labels: [(name: String, value: String)] {
         get {
-            if let trace { return [("trace_id", Self.hex(trace.high) + Self.hex(trace.low)), ("span_id", Self.hex(trace.span))] }
+            if let trace { return [("trace_id", Hex.encode(trace.high) + Hex.encode(trace.low)), ("span_id", Hex.encode(trace.span))] }
             return zip(names, values).map { ($0, $1) }
         }
         set {
@@ -128,11 +141,6 @@ public struct Exemplar: Sendable, Hashable {
         self.trace = (traceIDHigh, traceIDLow, spanID)
         self.value = value
         self.timestamp = timestamp
-    }
-
-    static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     /// Whether the labels are valid and fit the OpenMetrics size limit.

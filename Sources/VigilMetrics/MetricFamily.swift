@@ -1,3 +1,4 @@
+import VigilSupport
 import Synchronization
 
 /// A metric with label names: one series per distinct set of label values.

@@ -1,3 +1,4 @@
+import VigilSupport
 import Synchronization
 
 /// Holds metric families and collectors, and renders them in either exposition format.
@@ -23,19 +24,19 @@ public final class Registry: Sendable {
         var nextCollectorID = 0
     }
 
-    static let errorsDescriptor = MetricDescriptor(
-        name: "vigil_metric_errors_total", help: "Samples dropped instead of recorded, by reason.",
-        type: .counter, labelNames: ["reason"])
-    static let overflowDescriptor = MetricDescriptor(
-        name: "vigil_metric_series_overflow_total",
-        help: "Label sets sent to a family's overflow series because it reached its series limit.",
-        type: .counter, labelNames: ["metric"])
+    /// `vigil_metric_errors_total{reason}`: what `errors` counts.
+    public static let metricErrors = FamilyDescriptor<Counter>.counter(
+        "vigil_metric_errors_total", help: "Samples dropped instead of recorded, by reason.", labelNames: ["reason"])
+    /// `vigil_metric_series_overflow_total{metric}`: label sets past a family's series limit.
+    public static let seriesOverflow = FamilyDescriptor<Counter>.counter(
+        "vigil_metric_series_overflow_total",
+        help: "Label sets sent to a family's overflow series because it reached its series limit.", labelNames: ["metric"])
 
     /// - Parameter defaultSeriesLimit: the series limit of each family that sets none (≥ 1).
     public init(defaultSeriesLimit: Int = 10_000) {
         self.defaultSeriesLimit = max(1, defaultSeriesLimit)
         state.withLock { state in
-            for d in [Self.errorsDescriptor, Self.overflowDescriptor] {
+            for d in [Self.metricErrors.metric, Self.seriesOverflow.metric] {
                 for name in d.sampleNames { state.claimed[name] = d }
             }
         }
@@ -43,41 +44,63 @@ public final class Registry: Sendable {
 
     // MARK: Registration
 
+    /// Registers the family `descriptor` describes, or returns the one registered with the same
+    /// description; throws when the name is invalid or taken by another definition.
+    /// - Parameter seriesLimit: this family's series limit (≥ 1), instead of the registry's default.
+    public func register(_ descriptor: FamilyDescriptor<Counter>, seriesLimit: Int? = nil) throws(RegistrationError) -> CounterFamily {
+        let d = descriptor.metric
+        let sampleName = d.name + "_total"
+        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
+            Counter(labelNames: d.labelNames, labelValues: values, hash: hash, errors: errors, sampleName: sampleName)
+        }
+    }
+
+    /// Registers a gauge family; see `register(_:seriesLimit:)` for counters.
+    public func register(_ descriptor: FamilyDescriptor<Gauge>, seriesLimit: Int? = nil) throws(RegistrationError) -> GaugeFamily {
+        let d = descriptor.metric
+        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
+            Gauge(labelNames: d.labelNames, labelValues: values, hash: hash, errors: errors, sampleName: d.name)
+        }
+    }
+
+    /// Registers a histogram family; its bounds must be finite and strictly increasing.
+    public func register(_ descriptor: FamilyDescriptor<Histogram>, seriesLimit: Int? = nil) throws(RegistrationError) -> HistogramFamily {
+        let bounds = try Histogram.validatedBounds(descriptor.metric.buckets, name: descriptor.metric.name)
+        let d = descriptor.withBuckets(bounds).metric
+        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
+            Histogram(bounds: bounds, labelNames: d.labelNames, labelValues: values, hash: hash, errors: errors)
+        }
+    }
+
     /// A counter without labels.
     public func counter(_ name: String, help: String, unit: String? = nil) throws(RegistrationError) -> Counter {
-        try counter(name, help: help, unit: unit, labelNames: []).labels()
+        try register(.counter(name, help: help, unit: unit)).labels()
     }
 
     /// A counter family.
     public func counter(
         _ name: String, help: String, unit: String? = nil, labelNames: [String], seriesLimit: Int? = nil
     ) throws(RegistrationError) -> CounterFamily {
-        let d = MetricDescriptor(name: name, help: help, type: .counter, unit: unit, labelNames: labelNames)
-        return try family(d, seriesLimit: seriesLimit) { [errors, d] values, hash in
-            Counter(labelNames: labelNames, labelValues: values, hash: hash, errors: errors, sampleName: d.name + "_total")
-        }
+        try register(.counter(name, help: help, unit: unit, labelNames: labelNames), seriesLimit: seriesLimit)
     }
 
     /// A gauge without labels.
     public func gauge(_ name: String, help: String, unit: String? = nil) throws(RegistrationError) -> Gauge {
-        try gauge(name, help: help, unit: unit, labelNames: []).labels()
+        try register(.gauge(name, help: help, unit: unit)).labels()
     }
 
     /// A gauge family.
     public func gauge(
         _ name: String, help: String, unit: String? = nil, labelNames: [String], seriesLimit: Int? = nil
     ) throws(RegistrationError) -> GaugeFamily {
-        let d = MetricDescriptor(name: name, help: help, type: .gauge, unit: unit, labelNames: labelNames)
-        return try family(d, seriesLimit: seriesLimit) { [errors, d] values, hash in
-            Gauge(labelNames: labelNames, labelValues: values, hash: hash, errors: errors, sampleName: d.name)
-        }
+        try register(.gauge(name, help: help, unit: unit, labelNames: labelNames), seriesLimit: seriesLimit)
     }
 
     /// A histogram without labels. Bounds must be finite and strictly increasing.
     public func histogram(
         _ name: String, help: String, unit: String? = nil, buckets: [Double] = Histogram.defaultBuckets
     ) throws(RegistrationError) -> Histogram {
-        try histogram(name, help: help, unit: unit, labelNames: [], buckets: buckets).labels()
+        try register(.histogram(name, help: help, unit: unit, buckets: buckets)).labels()
     }
 
     /// A histogram family. Bounds must be finite and strictly increasing.
@@ -85,11 +108,7 @@ public final class Registry: Sendable {
         _ name: String, help: String, unit: String? = nil, labelNames: [String],
         buckets: [Double] = Histogram.defaultBuckets, seriesLimit: Int? = nil
     ) throws(RegistrationError) -> HistogramFamily {
-        let bounds = try Histogram.validatedBounds(buckets, name: name)
-        let d = MetricDescriptor(name: name, help: help, type: .histogram, unit: unit, labelNames: labelNames, buckets: bounds)
-        return try family(d, seriesLimit: seriesLimit) { [errors] values, hash in
-            Histogram(bounds: bounds, labelNames: labelNames, labelValues: values, hash: hash, errors: errors)
-        }
+        try register(.histogram(name, help: help, unit: unit, labelNames: labelNames, buckets: buckets), seriesLimit: seriesLimit)
     }
 
     private func family<S: Series>(
@@ -222,8 +241,8 @@ public final class Registry: Sendable {
             return n == 0 ? nil : CollectedSample(labelValues: [family.descriptor.name], .counter(Double(n)))
         }
         return [
-            .collected(FamilyLayout(Self.errorsDescriptor), errorSamples),
-            .collected(FamilyLayout(Self.overflowDescriptor), overflowSamples),
+            .collected(FamilyLayout(Self.metricErrors.metric), errorSamples),
+            .collected(FamilyLayout(Self.seriesOverflow.metric), overflowSamples),
         ]
     }
 }

@@ -1,3 +1,4 @@
+import VigilSupport
 /// What every series holds: its label values, the same values rendered once for the
 /// exposition, and where it reports bad samples. Counter, Gauge and Histogram are its kinds.
 public class Series: @unchecked Sendable {
@@ -18,15 +19,9 @@ public class Series: @unchecked Sendable {
         self.labelValues = labelValues
         self.labelHash = hash
         self.errors = errors
-        self.created = wallClockSeconds()
+        self.created = SystemClock.wallSeconds()
         var rendered: [UInt8] = []
-        for (i, (name, value)) in zip(labelNames, labelValues).enumerated() {
-            if i > 0 { rendered.append(UInt8(ascii: ",")) }
-            rendered.append(contentsOf: name.utf8)
-            rendered.append(contentsOf: "=\"".utf8)
-            Escaping.appendLabelValue(value, to: &rendered)
-            rendered.append(UInt8(ascii: "\""))
-        }
+        Escaping.appendLabels(names: labelNames, values: labelValues, to: &rendered)
         self.renderedLabels = rendered
         var prefix: [UInt8] = []
         if let sampleName {

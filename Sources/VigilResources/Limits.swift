@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// A resource a plugin can be limited on; the `resource` label of the limit metrics.
 public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
     case memoryBytes = "memory_bytes"
@@ -71,9 +73,9 @@ public enum ByteSize {
 
     /// Parses a size. Units are decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB), in any case.
     public static func parse(_ text: String) throws(ParseError) -> UInt64 {
-        let trimmed = text.trimmingCharacters(in: " ")
+        let trimmed = text.trimmed(" ")
         let digits = trimmed.prefix { $0.isNumber || $0 == "." }
-        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(" ").lowercased()
+        let unit = trimmed.dropFirst(digits.count).trimmed(" ").lowercased()
         guard !digits.isEmpty, let number = Double(digits), let scale = units[unit] else {
             throw ParseError(text: text)
         }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import VigilSupport
 
 /// Why a file under /proc could not be read.
 public enum ProcError: Error, Equatable, Sendable {
@@ -43,7 +44,7 @@ public struct ProcFileSystem: ProcSource {
         self.root = root.hasSuffix("/") ? String(root.dropLast()) : root
     }
 
-    private func error(_ path: String, _ code: Int32) -> ProcError {
+    static func error(_ path: String, _ code: Int32) -> ProcError {
         switch code {
         case ENOENT, ESRCH, ENOTDIR: .vanished(path: path)
         case EACCES, EPERM: .permissionDenied(path: path)
@@ -52,32 +53,16 @@ public struct ProcFileSystem: ProcSource {
     }
 
     public func read(_ path: String) throws(ProcError) -> [UInt8] {
-        let full = root + "/" + path
-        let fd = open(full, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw error(full, errno) }
-        defer { close(fd) }
-        // /proc files report size 0: read until end of file.
-        var result = [UInt8](repeating: 0, count: 4096)
-        var used = 0
-        while true {
-            if used == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
-            let n = result.withUnsafeMutableBytes { buffer in
-                Glibc.read(fd, buffer.baseAddress! + used, buffer.count - used)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw error(full, errno)
-            }
-            if n == 0 { break }
-            used += n
+        do {
+            return try readWholeFile(root + "/" + path)
+        } catch {
+            throw Self.error(error.path, error.errno)
         }
-        result.removeSubrange(used...)
-        return result
     }
 
     public func list(_ path: String) throws(ProcError) -> [String] {
         let full = root + "/" + path
-        guard let dir = opendir(full) else { throw error(full, errno) }
+        guard let dir = opendir(full) else { throw Self.error(full, errno) }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -92,7 +77,7 @@ public struct ProcFileSystem: ProcSource {
     /// Counts a directory's entries without building their names (open fds).
     public func count(_ path: String) throws(ProcError) -> Int {
         let full = root + "/" + path
-        guard let dir = opendir(full) else { throw error(full, errno) }
+        guard let dir = opendir(full) else { throw Self.error(full, errno) }
         defer { closedir(dir) }
         var n = 0
         while let entry = readdir(dir) {
@@ -106,7 +91,7 @@ public struct ProcFileSystem: ProcSource {
         let full = root + "/" + path
         var buffer = [CChar](repeating: 0, count: 4097)
         let n = readlink(full, &buffer, 4096)
-        guard n >= 0 else { throw error(full, errno) }
+        guard n >= 0 else { throw Self.error(full, errno) }
         return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
@@ -137,20 +122,11 @@ public struct SystemConstants: Sendable {
         var boot = 0.0
         if let stat = try? source.read("stat") {
             for line in String(decoding: stat, as: UTF8.self).split(separator: "\n") where line.hasPrefix("btime ") {
-                boot = Double(line.dropFirst(6).trimmingCharacters(" ")) ?? 0
+                boot = Double(line.dropFirst(6).trimmed()) ?? 0
             }
         }
         return SystemConstants(
             pageSize: Int(sysconf(Int32(_SC_PAGESIZE))), clockTicksPerSecond: Int(sysconf(Int32(_SC_CLK_TCK))),
             bootTime: boot)
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(_ set: Character) -> Substring {
-        var s = self
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return s
     }
 }

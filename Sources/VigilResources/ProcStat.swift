@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// The fields of `/proc/<pid>/stat` (or `task/<tid>/stat`) that Vigil uses (proc(5)).
 public struct ProcStat: Sendable, Equatable {
     public var pid: Int32
@@ -29,7 +31,7 @@ public struct ProcStat: Sendable, Equatable {
         guard let open = bytes.firstIndex(of: UInt8(ascii: "(")),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")), open < close
         else { throw .malformed(path: path, detail: "no command name in parentheses") }
-        let pidText = String(decoding: bytes[..<open], as: UTF8.self).trimmingCharacters(in: " ")
+        let pidText = String(String(decoding: bytes[..<open], as: UTF8.self).trimmed(" "))
         let comm = String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
         // Fields from 3 (state) on, separated by single spaces; scanned in place, since a sweep
         // parses one of these per process.
@@ -124,11 +126,5 @@ enum ProcFiles {
         var trimmed = bytes[...]
         while trimmed.last == 0 { trimmed.removeLast() }
         return String(decoding: trimmed.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: Character) -> String {
-        String(Substring(self).trimmingCharacters(set))
     }
 }

@@ -1,3 +1,4 @@
+import VigilContract
 import VigilMetrics
 
 #if canImport(Glibc)
@@ -22,37 +23,32 @@ public struct ProcessCollector: Collector {
         self.pid = pid ?? getpid()
     }
 
+    typealias P = VigilMetric.Process
+
     public var descriptors: [MetricDescriptor] {
-        [
-            MetricDescriptor(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.", type: .counter),
-            MetricDescriptor(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.", type: .gauge),
-            MetricDescriptor(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes.", type: .gauge),
-            MetricDescriptor(name: "process_open_fds", help: "Number of open file descriptors.", type: .gauge),
-            MetricDescriptor(name: "process_max_fds", help: "Maximum number of open file descriptors.", type: .gauge),
-            MetricDescriptor(name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds.", type: .gauge),
-            MetricDescriptor(name: "process_threads", help: "Number of OS threads in the process.", type: .gauge),
-        ]
+        [P.cpuSeconds.metric, P.residentMemory.metric, P.virtualMemory.metric, P.openFDs.metric, P.maxFDs.metric,
+         P.startTime.metric, P.threads.metric]
     }
 
     public func collect() -> [CollectedFamily] {
         var families: [CollectedFamily] = []
-        func add(_ name: String, _ value: CollectedValue) {
-            families.append(CollectedFamily(name: name, samples: [CollectedSample(value)]))
+        func add<S>(_ family: FamilyDescriptor<S>, _ value: CollectedValue) {
+            families.append(CollectedFamily(family, samples: [CollectedSample(value)]))
         }
         let path = "\(pid)/stat"
         if let bytes = try? source.read(path), let stat = try? ProcStat.parse(bytes, path: path) {
             let ticks = Double(constants.clockTicksPerSecond)
-            add("process_cpu_seconds_total", .counter(Double(stat.utime + stat.stime) / ticks))
-            add("process_resident_memory_bytes", .gauge(Double(stat.residentPages) * Double(constants.pageSize)))
-            add("process_virtual_memory_bytes", .gauge(Double(stat.virtualBytes)))
-            add("process_start_time_seconds", .gauge(constants.bootTime + Double(stat.startTime) / ticks))
-            add("process_threads", .gauge(Double(stat.numThreads)))
+            add(P.cpuSeconds, .counter(Double(stat.utime + stat.stime) / ticks))
+            add(P.residentMemory, .gauge(Double(stat.residentPages) * Double(constants.pageSize)))
+            add(P.virtualMemory, .gauge(Double(stat.virtualBytes)))
+            add(P.startTime, .gauge(constants.bootTime + Double(stat.startTime) / ticks))
+            add(P.threads, .gauge(Double(stat.numThreads)))
         }
         if let fds = try? source.countEntries("\(pid)/fd") {
-            add("process_open_fds", .gauge(Double(fds)))
+            add(P.openFDs, .gauge(Double(fds)))
         }
         if let bytes = try? source.read("\(pid)/limits"), let limit = try? ProcFiles.maxOpenFiles(bytes, path: "") {
-            add("process_max_fds", .gauge(Double(limit)))
+            add(P.maxFDs, .gauge(Double(limit)))
         }
         return families
     }

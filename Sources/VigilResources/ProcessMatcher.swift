@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// Says which processes belong to a plugin.
 public struct ProcessMatcher: Sendable {
     public enum Rule: Sendable {
@@ -130,9 +132,10 @@ struct ProcessTable {
     }
 
     static func readPIDFile(_ path: String) throws(ProcError) -> String {
-        let fs = ProcFileSystem(root: path.hasPrefix("/") ? "" : ".")
-        let relative = path.hasPrefix("/") ? String(path.dropFirst()) : path
-        let bytes = try fs.read(relative)
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: "\n").trimmingCharacters(in: " ")
+        do {
+            return String(String(decoding: try readWholeFile(path), as: UTF8.self).trimmed(" \t\n"))
+        } catch {
+            throw ProcFileSystem.error(error.path, error.errno)
+        }
     }
 }

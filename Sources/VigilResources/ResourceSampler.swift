@@ -1,4 +1,5 @@
-@_spi(VigilInternal) import VigilMetrics
+import VigilMetrics
+import VigilSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Musl
 #endif
 
 /// Samples every watched plugin's processes from /proc, checks them against their limits and
-/// publishes the figures through a registry collector under the names of DESIGN.md.
+/// publishes the figures through a registry collector as the `VigilMetric.plugin*` families.
 ///
 /// Sampling runs on a task of its own every `interval`, never on the caller's thread; a scrape
 /// reads the latest sample and never touches /proc itself. CPU counters never go backwards: a
@@ -124,7 +125,7 @@ public final class ResourceSampler: Sendable {
     /// Samples every plugin now, on the calling thread, and returns the figures.
     @discardableResult
     public func sampleNow() -> [String: PluginUsage] {
-        let now = Self.monotonicSeconds()
+        let now = SystemClock.monotonicSeconds()
         var table = ProcessTable(source: source, selfPID: getpid())
         var listError: ProcError?
         if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
@@ -253,12 +254,6 @@ public final class ResourceSampler: Sendable {
             }
         }
         return events
-    }
-
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
 

@@ -1,5 +1,5 @@
 import Logging
-@_spi(VigilInternal) import VigilMetrics
+import VigilSupport
 import ServiceLifecycle
 import Vigil
 

@@ -12,15 +12,13 @@ public struct Sidecar: Sendable {
     public let tracer: Tracer?
     let logger: Logger
 
-    public static let version = "0.1.0"
-
     /// - Parameter tracesFile: where spans go when no OTLP endpoint is configured (nil: nowhere).
     public init(config: SidecarConfig, logger: Logger, tracesFile: String? = nil) throws {
         self.config = config
         self.logger = logger
         registry = Registry()
         try registry.register(ProcessCollector())
-        try registry.gauge("vigil_build_info", help: "Always 1; the version label tells which Vigil runs.", labelNames: ["version"]).labels(Self.version).set(1)
+        try registry.register(VigilMetric.buildInfo).labels(VigilVersion.current).set(1)
         let logger = logger
         sampler = try ResourceSampler(plugins: config.plugins, registry: registry, interval: config.samplingInterval) { event in
             let level: Logger.Level = event.kind == .exceeded ? .warning : .info
@@ -28,7 +26,7 @@ public struct Sidecar: Sendable {
                 "plugin": "\(event.plugin)", "resource": "\(event.resource.rawValue)", "value": "\(event.value)", "limit": "\(event.limit)",
             ])
         }
-        var attributes = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: Self.version).attributes
+        var attributes = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: VigilVersion.current).attributes
         for (key, value) in config.resourceAttributes { attributes.append(Attribute(key, .string(value))) }
         let resource = TelemetryResource(attributes: attributes)
         let registry = self.registry

@@ -1,4 +1,5 @@
 import Vigil
+import VigilSupport
 import Yams
 
 /// Everything `vigil serve` runs from; see config/vigil.yml for the annotated reference.
@@ -26,9 +27,9 @@ public struct SidecarConfig: Sendable {
     public static func load(path: String, environment: [String: String] = ProcessEnvironment.all) throws(ConfigError) -> SidecarConfig {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = String(decoding: try readWholeFile(path), as: UTF8.self)
         } catch {
-            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.localizedDescription)")
+            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.reason)")
         }
         return try parse(text, file: path, environment: environment)
     }

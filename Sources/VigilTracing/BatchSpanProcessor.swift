@@ -1,4 +1,6 @@
-@_spi(VigilInternal) import VigilMetrics
+import VigilContract
+import VigilMetrics
+import VigilSupport
 
 /// Queues ended spans and exports them in batches from a task of its own, with the
 /// OpenTelemetry SDK defaults (queue 2048, batch 512, delay 5 s, export timeout 30 s).
@@ -68,9 +70,9 @@ public final class BatchSpanProcessor: SpanProcessor {
         self.state = Locked(State(queue: queue))
         self.metrics = registry.flatMap { registry in
             try? Metrics(
-                exported: registry.counter("vigil_spans_exported_total", help: "Spans delivered to the exporter's receiver."),
-                dropped: registry.counter("vigil_spans_dropped_total", help: "Spans lost, by reason.", labelNames: ["reason"]),
-                queueLength: registry.gauge("vigil_span_queue_length", help: "Spans waiting to be exported."))
+                exported: registry.register(VigilMetric.spansExported).labels(),
+                dropped: registry.register(VigilMetric.spansDropped),
+                queueLength: registry.register(VigilMetric.spanQueueLength).labels())
         }
         if let metrics {
             for reason in DropReason.allCases { _ = metrics.dropped.labels(reason.rawValue) }
@@ -120,12 +122,7 @@ public final class BatchSpanProcessor: SpanProcessor {
             return !state.shuttingDown
         }
         guard first else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.forceFlush() }
-            group.addTask { try? await Task.sleep(for: deadline) }
-            await group.next()
-            group.cancelAll()
-        }
+        _ = await withDeadline(deadline) { await self.forceFlush() }
         let (task, leftover, waiters) = state.withLock { state in
             state.stopped = true
             defer {
@@ -180,22 +177,8 @@ public final class BatchSpanProcessor: SpanProcessor {
 
     private func exportWithTimeout(_ batch: [SpanData]) async {
         let exporter = self.exporter
-        let result: SpanExportResult = await withTaskGroup(of: SpanExportResult?.self) { group in
-            group.addTask { await exporter.export(batch) }
-            group.addTask {
-                try? await Task.sleep(for: self.configuration.exportTimeout)
-                return Task.isCancelled ? nil : .failure(reason: "export timed out")
-            }
-            var outcome: SpanExportResult = .failure(reason: "export timed out")
-            for await result in group {
-                if let result {
-                    outcome = result
-                    break
-                }
-            }
-            group.cancelAll()
-            return outcome
-        }
+        let result = await withDeadline(configuration.exportTimeout) { await exporter.export(batch) }
+            ?? .failure(reason: "export timed out after \(configuration.exportTimeout)")
         switch result {
         case .success:
             metrics?.exported.inc(by: batch.count)

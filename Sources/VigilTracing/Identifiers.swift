@@ -1,3 +1,4 @@
+import VigilSupport
 import Synchronization
 
 /// A 16-byte trace id. All-zero is invalid (W3C Trace Context §3.2.2.3).
@@ -78,38 +79,5 @@ enum IDGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-}
-
-enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    static func encode(_ value: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 16) { buffer in
-            for i in 0..<16 {
-                buffer[i] = digits[Int((value >> UInt64((15 - i) * 4)) & 0xF)]
-            }
-            return 16
-        }
-    }
-
-    /// Lowercase hex only, as W3C Trace Context requires.
-    static func decode(_ bytes: ArraySlice<UInt8>) -> UInt64? {
-        guard bytes.count <= 16, !bytes.isEmpty else { return nil }
-        var value: UInt64 = 0
-        for byte in bytes {
-            let nibble: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt64(nibble)
-        }
-        return value
-    }
-
-    static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> UInt64((7 - $0) * 8)) }
     }
 }

@@ -1,4 +1,5 @@
-@_spi(VigilInternal) import VigilMetrics
+import VigilMetrics
+import VigilSupport
 
 /// What a span is for (OTLP `Span.SpanKind`).
 public enum SpanKind: Int, Sendable {
@@ -142,7 +143,7 @@ public final class Span: @unchecked Sendable {
     /// Records an event, now or at `timeUnixNano`.
     public func addEvent(_ name: String, attributes: [Attribute] = [], timeUnixNano: UInt64? = nil) {
         guard let tracer else { return }
-        let event = SpanEvent(name: name, timeUnixNano: timeUnixNano ?? wallClockNanoseconds(),
+        let event = SpanEvent(name: name, timeUnixNano: timeUnixNano ?? SystemClock.wallNanoseconds(),
                               attributes: Array(attributes.prefix(tracer.limits.attributesPerEvent)))
         lock.withLock {
             guard !ended else { return }
@@ -181,7 +182,7 @@ public final class Span: @unchecked Sendable {
     /// ignored and counted in `vigil_span_end_errors_total`.
     public func end(timeUnixNano: UInt64? = nil) {
         guard let tracer else { return }
-        let end = timeUnixNano ?? wallClockNanoseconds()
+        let end = timeUnixNano ?? SystemClock.wallNanoseconds()
         let data: SpanData? = lock.withLock {
             guard !ended else { return nil }
             ended = true

@@ -1,3 +1,4 @@
+import VigilSupport
 /// What travels with a request: the trace and span ids, the sampled flag and the vendors'
 /// trace state (W3C Trace Context Level 1).
 public struct SpanContext: Hashable, Sendable {
@@ -35,7 +36,7 @@ public struct TraceState: Hashable, Sendable, CustomStringConvertible {
         var members: [(key: String, value: String)] = []
         var keys = Set<String>()
         for raw in header.split(separator: ",", omittingEmptySubsequences: false) {
-            let member = raw.trimmingCharacters(" \t")
+            let member = String(raw.trimmed())
             if member.isEmpty { continue }
             guard let eq = member.firstIndex(of: "=") else { return nil }
             let key = String(member[..<eq])
@@ -155,15 +156,6 @@ public enum W3CTraceContext {
     /// `get` should treat them so).
     public static func extract<Carrier>(from carrier: Carrier, get: (Carrier, String) -> String?) -> SpanContext? {
         guard let parent = get(carrier, traceparentHeader) else { return nil }
-        return parse(traceparent: parent.trimmingCharacters(" \t"), tracestate: get(carrier, tracestateHeader))
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(_ set: String) -> String {
-        var s = Substring(self)
-        while let c = s.first, set.contains(c) { s.removeFirst() }
-        while let c = s.last, set.contains(c) { s.removeLast() }
-        return String(s)
+        return parse(traceparent: String(parent.trimmed()), tracestate: get(carrier, tracestateHeader))
     }
 }

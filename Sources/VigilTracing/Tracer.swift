@@ -1,4 +1,6 @@
-@_spi(VigilInternal) import VigilMetrics
+import VigilContract
+import VigilMetrics
+import VigilSupport
 
 /// Where a new span's parent comes from.
 public enum ParentContext: Sendable {
@@ -28,8 +30,7 @@ public final class Tracer: Sendable {
         self.sampler = sampler
         self.limits = limits
         self.processor = processor
-        self.endErrors = try? registry?.counter(
-            "vigil_span_end_errors_total", help: "Calls to end() on a span that had already ended; they are ignored.")
+        self.endErrors = try? registry?.register(VigilMetric.spanEndErrors).labels()
     }
 
     /// Starts a span. It is not the current span of any task until you run code in
@@ -52,7 +53,7 @@ public final class Tracer: Sendable {
             traceState: parentContext?.traceState ?? TraceState(), isRemote: false)
         return Span(
             name: name, context: context, parentSpanID: parentContext?.spanID, kind: kind,
-            start: startTimeUnixNano ?? wallClockNanoseconds(), attributes: sampled ? attributes : [],
+            start: startTimeUnixNano ?? SystemClock.wallNanoseconds(), attributes: sampled ? attributes : [],
             links: sampled ? links : [], tracer: sampled ? self : nil)
     }
 
@@ -138,9 +139,9 @@ public struct TelemetryResource: Sendable, Equatable {
         for pair in (environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { continue }
-            let key = parts[0].trimmingCharacters(" ")
+            let key = String(parts[0].trimmed())
             guard !key.isEmpty else { continue }
-            put(key, .string(parts[1].trimmingCharacters(" ").removingPercentEncoding))
+            put(key, .string(parts[1].trimmed().percentDecoded))
         }
         if let name = environment["OTEL_SERVICE_NAME"], !name.isEmpty { put("service.name", .string(name)) }
         return TelemetryResource(attributes: attributes)
@@ -148,22 +149,5 @@ public struct TelemetryResource: Sendable, Equatable {
 
     public subscript(key: String) -> AttributeValue? {
         attributes.first { $0.key == key }?.value
-    }
-}
-
-extension String {
-    var removingPercentEncoding: String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(self.utf8)[...]
-        while let b = utf8.popFirst() {
-            if b == UInt8(ascii: "%"), utf8.count >= 2,
-               let v = Hex.decode(Array(utf8.prefix(2)).map { ($0 >= 0x41 && $0 <= 0x46) ? $0 + 32 : $0 }[...]) {
-                bytes.append(UInt8(v))
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

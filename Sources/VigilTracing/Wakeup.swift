@@ -1,4 +1,4 @@
-@_spi(VigilInternal) import VigilMetrics
+import VigilSupport
 
 /// A one-slot doorbell between threads and one waiting task: `ring()` never blocks and never
 /// suspends; `wait(timeout:)` returns at the first ring (or one that came before it) or when the
@@ -25,13 +25,15 @@ final class Wakeup: Sendable {
     }
 
     /// Waits for a ring or for `timeout`, whichever comes first.
+    /// A ring the timer makes on time-out may be left over for the next wait, which then
+    /// returns early once: harmless for a loop that re-checks its state on every round.
     func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
-            group.addTask { await self.waitForRing() }
-            await group.next()
-            group.cancelAll()
+        let timer = Task { [self] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { ring() }
         }
+        await waitForRing()
+        timer.cancel()
     }
 
     private func waitForRing() async {

@@ -12,8 +12,8 @@ struct VigilCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Observability for Swift plugin hosts: metrics, traces and resource limits.",
-        version: Sidecar.version,
-        subcommands: [Serve.self, Check.self, Push.self, Demo.self, HogCommand.self]
+        version: VigilVersion.current,
+        subcommands: [Serve.self, Check.self, Push.self, Demo.self, Metrics.self, HogCommand.self]
     )
 }
 
@@ -146,6 +146,21 @@ struct Demo: AsyncParsableCommand {
         let n = readlink("/proc/self/exe", &buffer, 4095)
         guard n > 0 else { throw ValidationError("cannot read /proc/self/exe") }
         return buffer[..<n].map { UInt8(bitPattern: $0) }
+    }
+}
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the metric contract: every family Vigil exports, its type, labels and help.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case markdown, json
+    }
+
+    @Option(help: "markdown (the README's metric reference) or json (for scripts).") var format: Format = .markdown
+
+    func run() {
+        print(format == .markdown ? VigilMetric.markdown() : VigilMetric.json(), terminator: "")
     }
 }
 

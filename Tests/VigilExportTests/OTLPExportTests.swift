@@ -1,4 +1,5 @@
 import Foundation
+import VigilContract
 import VigilMetrics
 import VigilTracing
 import XCTest

@@ -2,8 +2,6 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import Synchronization
 
@@ -12,10 +10,9 @@ import Synchronization
 /// Not `Synchronization.Mutex`: on Linux that lock is a futex inside the uninstrumented standard
 /// library, so the thread sanitizer cannot see it and reports every access it guards as a race.
 /// A pthread mutex is intercepted by the sanitizer and costs the same when uncontended.
-@_spi(VigilInternal)
 public final class Locked<State>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var state: State
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var state: State
 
     public init(_ state: State) {
         self.state = state
@@ -29,6 +26,7 @@ public final class Locked<State>: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    @inlinable
     public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -39,12 +37,12 @@ public final class Locked<State>: @unchecked Sendable {
 /// A lock for critical sections of a few nanoseconds (copying an exemplar): one
 /// compare-exchange to take, one store to release, no allocation, so that every series can
 /// carry one. Spins briefly, then yields the core.
-@_spi(VigilInternal)
 public struct SpinLock: ~Copyable, @unchecked Sendable {
-    private let held = Atomic<Bool>(false)
+    @usableFromInline let held = Atomic<Bool>(false)
 
     public init() {}
 
+    @inlinable
     public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         var spins = 0
         while !held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {

@@ -1,3 +1,6 @@
+import VigilContract
+import VigilTracing
+
 /// The instrumentation scope Vigil reports its spans under.
 public struct InstrumentationScope: Sendable, Equatable {
     public var name: String
@@ -7,11 +10,6 @@ public struct InstrumentationScope: Sendable, Equatable {
         self.name = name
         self.version = version
     }
-}
-
-/// Vigil's version, as its spans and metrics report it.
-public enum VigilVersion {
-    public static let current = "0.1.0"
 }
 
 /// Encodes `ExportTraceServiceRequest` (opentelemetry-proto, collector/trace/v1) as protobuf.
@@ -175,76 +173,5 @@ public enum OTLPJSON {
             out.raw(",\"code\":2}")
         }
         out.raw("}")
-    }
-}
-
-struct JSONWriter {
-    var bytes: [UInt8] = []
-
-    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
-
-    /// A JSON string (RFC 8259 §7): quote, backslash and control characters escaped.
-    mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                bytes.append(contentsOf: Array("\\u00".utf8))
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xF)])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    mutating func attributes(_ attributes: [Attribute]) {
-        raw("[")
-        for (i, attribute) in attributes.enumerated() {
-            if i > 0 { raw(",") }
-            raw("{\"key\":")
-            string(attribute.key)
-            raw(",\"value\":")
-            anyValue(attribute.value)
-            raw("}")
-        }
-        raw("]")
-    }
-
-    mutating func double(_ value: Double) {
-        if value.isNaN { raw("\"NaN\"") } else if value.isInfinite { raw(value < 0 ? "\"-Infinity\"" : "\"Infinity\"") } else { raw("\(value)") }
-    }
-
-    mutating func anyValue(_ value: AttributeValue) {
-        func array<T>(_ values: [T], _ one: (inout JSONWriter, T) -> Void) {
-            raw("{\"arrayValue\":{\"values\":[")
-            for (i, v) in values.enumerated() {
-                if i > 0 { raw(",") }
-                one(&self, v)
-            }
-            raw("]}}")
-        }
-        switch value {
-        case .string(let s):
-            raw("{\"stringValue\":")
-            string(s)
-            raw("}")
-        case .bool(let b): raw("{\"boolValue\":\(b)}")
-        case .int(let i): raw("{\"intValue\":\"\(i)\"}")
-        case .double(let d):
-            raw("{\"doubleValue\":")
-            double(d)
-            raw("}")
-        case .stringArray(let values): array(values) { w, v in w.raw("{\"stringValue\":"); w.string(v); w.raw("}") }
-        case .boolArray(let values): array(values) { w, v in w.raw("{\"boolValue\":\(v)}") }
-        case .intArray(let values): array(values) { w, v in w.raw("{\"intValue\":\"\(v)\"}") }
-        case .doubleArray(let values): array(values) { w, v in w.raw("{\"doubleValue\":"); w.double(v); w.raw("}") }
-        }
     }
 }

@@ -1,0 +1,124 @@
+import VigilMetrics
+
+/// Every metric family Vigil exports, declared once. The code that registers or collects a
+/// family uses the value here, dashboards and alert rules are checked against it, and
+/// `vigil metrics` prints it: change a name here and every user of it changes with it.
+///
+/// The names follow the Prometheus conventions: base units, `_total` on counters, snake_case,
+/// and label values from small, bounded sets.
+public enum VigilMetric {
+    // MARK: Phases (VigilInstrument.PluginObserver)
+
+    public static let phaseExecutions = FamilyDescriptor<Counter>.counter(
+        "vigil_phase_executions_total", help: "Phase executions, finished or failed.", labelNames: ["plugin", "phase"])
+    public static let phaseErrors = FamilyDescriptor<Counter>.counter(
+        "vigil_phase_errors_total", help: "Phase executions that threw, by error type.",
+        labelNames: ["plugin", "phase", "error_type"])
+    public static let phaseDuration = FamilyDescriptor<Histogram>.histogram(
+        "vigil_phase_duration_seconds", help: "Time a phase execution took.", unit: "seconds",
+        labelNames: ["plugin", "phase"])
+    public static let phaseInFlight = FamilyDescriptor<Gauge>.gauge(
+        "vigil_phase_in_flight", help: "Phase executions running now.", labelNames: ["plugin", "phase"])
+
+    // MARK: Circuit breakers (VigilInstrument.CircuitBreaker)
+
+    public static let breakerState = FamilyDescriptor<Gauge>.gauge(
+        "vigil_breaker_state", help: "1 for the breaker's current state, 0 for the others.",
+        labelNames: ["plugin", "breaker", "state"])
+    public static let breakerTrips = FamilyDescriptor<Counter>.counter(
+        "vigil_breaker_trips_total", help: "Moves of the breaker into the open state.", labelNames: ["plugin", "breaker"])
+    public static let breakerRejectedCalls = FamilyDescriptor<Counter>.counter(
+        "vigil_breaker_rejected_calls_total", help: "Calls refused because the breaker was open.",
+        labelNames: ["plugin", "breaker"])
+
+    // MARK: Plugin resources (VigilResources.ResourceSampler)
+
+    public static let pluginResidentMemory = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_resident_memory_bytes", help: "Resident memory of the plugin's processes, in bytes.", labelNames: ["plugin"])
+    public static let pluginVirtualMemory = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_virtual_memory_bytes", help: "Virtual memory of the plugin's processes, in bytes.", labelNames: ["plugin"])
+    public static let pluginCPUSeconds = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_cpu_seconds_total", help: "CPU time of the plugin's processes or threads, exited ones included.",
+        labelNames: ["plugin", "mode"])
+    public static let pluginOpenFDs = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_open_fds", help: "Open file descriptors of the plugin's processes.", labelNames: ["plugin"])
+    public static let pluginMaxFDs = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_max_fds", help: "The smallest soft limit on open files among the plugin's processes.", labelNames: ["plugin"])
+    public static let pluginThreads = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_threads", help: "Threads of the plugin's processes, or its registered threads.", labelNames: ["plugin"])
+    public static let pluginProcesses = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_processes", help: "Processes matched to the plugin.", labelNames: ["plugin"])
+    public static let pluginLimit = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_limit", help: "The plugin's configured limit, in base units.", labelNames: ["plugin", "resource"])
+    public static let pluginLimitExceeded = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_limit_exceeded", help: "1 while the plugin is over the limit, else 0.", labelNames: ["plugin", "resource"])
+    public static let pluginLimitViolations = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_limit_violations_total", help: "Moves of the plugin into violation of a limit.",
+        labelNames: ["plugin", "resource"])
+    public static let sampleErrors = FamilyDescriptor<Counter>.counter(
+        "vigil_sample_errors_total", help: "Problems met while sampling the plugin's processes, by reason.",
+        labelNames: ["plugin", "reason"])
+
+    // MARK: Traces (VigilTracing)
+
+    public static let spansExported = FamilyDescriptor<Counter>.counter(
+        "vigil_spans_exported_total", help: "Spans delivered to the exporter's receiver.")
+    public static let spansDropped = FamilyDescriptor<Counter>.counter(
+        "vigil_spans_dropped_total", help: "Spans lost, by reason.", labelNames: ["reason"])
+    public static let spanQueueLength = FamilyDescriptor<Gauge>.gauge(
+        "vigil_span_queue_length", help: "Spans waiting to be exported.")
+    public static let spanEndErrors = FamilyDescriptor<Counter>.counter(
+        "vigil_span_end_errors_total", help: "Calls to end() on a span that had already ended; they are ignored.")
+
+    // MARK: Export (VigilExport)
+
+    public static let pushes = FamilyDescriptor<Counter>.counter(
+        "vigil_push_total", help: "Pushes to a Pushgateway or an OTLP collector, by target and result.",
+        labelNames: ["target", "result"])
+    public static let httpRequests = FamilyDescriptor<Counter>.counter(
+        "vigil_http_requests_total", help: "HTTP requests served by the metrics endpoint, by path and status code.",
+        labelNames: ["path", "code"])
+    public static let scrapeDuration = FamilyDescriptor<Histogram>.histogram(
+        "vigil_scrape_duration_seconds", help: "Time to render and compress one scrape.", unit: "seconds",
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
+    public static let httpRejectedConnections = FamilyDescriptor<Counter>.counter(
+        "vigil_http_rejected_connections_total", help: "Connections closed at once because too many were open.")
+
+    // MARK: The process and the build
+
+    public static let buildInfo = FamilyDescriptor<Gauge>.gauge(
+        "vigil_build_info", help: "Always 1; the version label tells which Vigil runs.", labelNames: ["version"])
+
+    /// The standard process metrics of the Prometheus client libraries, plus `process_threads`
+    /// (VigilResources.ProcessCollector).
+    public enum Process {
+        public static let cpuSeconds = FamilyDescriptor<Counter>.counter(
+            "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
+        public static let residentMemory = FamilyDescriptor<Gauge>.gauge(
+            "process_resident_memory_bytes", help: "Resident memory size in bytes.")
+        public static let virtualMemory = FamilyDescriptor<Gauge>.gauge(
+            "process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
+        public static let openFDs = FamilyDescriptor<Gauge>.gauge(
+            "process_open_fds", help: "Number of open file descriptors.")
+        public static let maxFDs = FamilyDescriptor<Gauge>.gauge(
+            "process_max_fds", help: "Maximum number of open file descriptors.")
+        public static let startTime = FamilyDescriptor<Gauge>.gauge(
+            "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds.")
+        public static let threads = FamilyDescriptor<Gauge>.gauge(
+            "process_threads", help: "Number of OS threads in the process.")
+    }
+
+    // MARK: Label values
+
+    /// The values some labels take, where the set is fixed. Code that pre-creates series (so
+    /// that `rate()` sees the first event) uses these lists.
+    public enum Values {
+        public static let breakerState = ["closed", "open", "half_open"]
+        public static let cpuMode = ["user", "system"]
+        public static let resource = ["memory_bytes", "cpu_ratio", "open_fds", "threads"]
+        public static let sampleErrorReason = ["vanished", "permission_denied", "parse_error", "io_error"]
+        public static let spanDropReason = ["queue_full", "export_failed", "rejected", "shutdown"]
+        public static let pushTarget = ["pushgateway", "otlp"]
+        public static let pushResult = ["success", "failure"]
+    }
+}

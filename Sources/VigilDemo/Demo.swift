@@ -1,0 +1,1 @@
+// The demo moves here (issue 10).

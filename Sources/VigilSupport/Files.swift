@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A failed system call on a file: which file, and the `errno` it set.
+public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var path: String
+    public var errno: Int32
+
+    public init(path: String, errno: Int32) {
+        self.path = path
+        self.errno = errno
+    }
+
+    /// The system's wording of the error, such as "No such file or directory".
+    public var reason: String { String(cString: strerror(errno)) }
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Reads a whole file. Works for /proc files, which report a size of 0: it reads until the end
+/// of the file, not up to a size taken beforehand.
+public func readWholeFile(_ path: String) throws(FileError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileError(path: path, errno: errno) }
+    defer { close(fd) }
+    var result = [UInt8](repeating: 0, count: 4096)
+    var used = 0
+    while true {
+        if used == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
+        let n = result.withUnsafeMutableBytes { buffer in
+            read(fd, buffer.baseAddress! + used, buffer.count - used)
+        }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileError(path: path, errno: errno)
+        }
+        if n == 0 { break }
+        used += n
+    }
+    result.removeSubrange(used...)
+    return result
+}
