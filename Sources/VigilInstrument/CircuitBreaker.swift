@@ -218,7 +218,8 @@ public struct CircuitOpenError: Error, CustomStringConvertible, ClassifiedError 
     public var errorType: String { "circuit_open" }
 }
 
-/// A phase guarded by a breaker.
+/// A phase guarded by a breaker. Observe the guarded phase (`guarded(by:).observed(plugin:by:)`)
+/// and its rejections show as `circuit_open` errors of the phase.
 public struct GuardedPhase<Wrapped: Phase>: Phase {
     public let wrapped: Wrapped
     public let breaker: CircuitBreaker
@@ -227,11 +228,6 @@ public struct GuardedPhase<Wrapped: Phase>: Phase {
 
     public func execute(_ input: Wrapped.Input) async throws -> Wrapped.Output {
         try await breaker.run { try await wrapped.execute(input) }
-    }
-
-    /// Observes the guarded call, so that rejections show as `circuit_open` errors of the phase.
-    public func instrumented(plugin: String, by observer: PluginObserver) -> AnyPhase<Wrapped.Input, Wrapped.Output> {
-        AnyPhase(ObservedPhase(self, plugin: plugin, observer: observer))
     }
 }
 

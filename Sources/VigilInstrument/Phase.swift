@@ -9,21 +9,37 @@ public protocol Phase<Input, Output>: Sendable {
     var name: String { get }
 
     func execute(_ input: Input) async throws -> Output
+}
 
-    /// This phase with every execution observed; chains observe each of their phases.
-    func instrumented(plugin: String, by observer: PluginObserver) -> AnyPhase<Input, Output>
+/// A phase made of other phases, such as a chain. Decorators that act per phase (observing)
+/// rebuild it with each of its own phases wrapped, instead of wrapping it as a whole.
+public protocol CompositePhase: Phase {
+    /// This phase rebuilt with each of its phases replaced by `wrapper`'s wrapping of it;
+    /// phases that are themselves composite are rebuilt the same way, all the way down.
+    func rebuilt(wrappingEachPhaseWith wrapper: some PhaseWrapper) -> AnyPhase<Input, Output>
+}
+
+/// Wraps one phase in a decorator of the same input and output.
+public protocol PhaseWrapper: Sendable {
+    func wrap<P: Phase>(_ phase: P) -> AnyPhase<P.Input, P.Output>
+}
+
+extension PhaseWrapper {
+    /// `phase` wrapped, or, when it is composite, rebuilt with each of its phases wrapped.
+    public func wrapEach<P: Phase>(_ phase: P) -> AnyPhase<P.Input, P.Output> {
+        if let composite = phase as? any CompositePhase,
+           let rebuilt = Self.rebuild(composite, with: self) as? AnyPhase<P.Input, P.Output> {
+            return rebuilt
+        }
+        return wrap(phase)
+    }
+
+    private static func rebuild<C: CompositePhase>(_ composite: C, with wrapper: Self) -> Any {
+        composite.rebuilt(wrappingEachPhaseWith: wrapper)
+    }
 }
 
 extension Phase {
-    public func instrumented(plugin: String, by observer: PluginObserver) -> AnyPhase<Input, Output> {
-        AnyPhase(ObservedPhase(self, plugin: plugin, observer: observer))
-    }
-
-    /// This phase, counted, timed and traced under `plugin`.
-    public func observed(plugin: String, by observer: PluginObserver) -> ObservedPhase<Self> {
-        ObservedPhase(self, plugin: plugin, observer: observer)
-    }
-
     /// This phase followed by `next`, as one phase.
     public func then<Next: Phase>(_ next: Next) -> PhaseChain<Self, Next> where Next.Input == Output {
         PhaseChain(first: self, second: next)
@@ -31,7 +47,7 @@ extension Phase {
 }
 
 /// Two phases run one after the other.
-public struct PhaseChain<First: Phase, Second: Phase>: Phase where First.Output == Second.Input {
+public struct PhaseChain<First: Phase, Second: Phase>: CompositePhase where First.Output == Second.Input {
     public let first: First
     public let second: Second
 
@@ -41,10 +57,9 @@ public struct PhaseChain<First: Phase, Second: Phase>: Phase where First.Output 
         try await second.execute(try await first.execute(input))
     }
 
-    /// Observes each phase of the chain on its own, never the chain as a whole.
-    public func instrumented(plugin: String, by observer: PluginObserver) -> AnyPhase<First.Input, Second.Output> {
-        let a = first.instrumented(plugin: plugin, by: observer)
-        let b = second.instrumented(plugin: plugin, by: observer)
+    public func rebuilt(wrappingEachPhaseWith wrapper: some PhaseWrapper) -> AnyPhase<First.Input, Second.Output> {
+        let a = wrapper.wrapEach(first)
+        let b = wrapper.wrapEach(second)
         return AnyPhase(name: name) { try await b.execute(try await a.execute($0)) }
     }
 }
@@ -65,10 +80,6 @@ public struct AnyPhase<Input: Sendable, Output: Sendable>: Phase {
     }
 
     public func execute(_ input: Input) async throws -> Output { try await body(input) }
-
-    public func instrumented(plugin: String, by observer: PluginObserver) -> AnyPhase<Input, Output> {
-        AnyPhase(ObservedPhase(self, plugin: plugin, observer: observer))
-    }
 }
 
 /// A plugin: a name and a chain of phases.
@@ -88,7 +99,7 @@ extension Plugin {
 
     /// This plugin with every run in a span named after it, and each phase observed inside it.
     public func observed(by observer: PluginObserver) -> ObservedPlugin<Input, Output> {
-        ObservedPlugin(name: name, phases: phases.instrumented(plugin: name, by: observer), observer: observer)
+        ObservedPlugin(name: name, phases: AnyPhase(phases.observed(plugin: name, by: observer)), observer: observer)
     }
 }
 

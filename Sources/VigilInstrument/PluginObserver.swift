@@ -127,22 +127,59 @@ public final class PluginObserver: Sendable {
     }
 }
 
-/// A phase whose executions are counted, timed and traced.
+/// A phase whose executions are counted, timed and traced. A composite phase (a chain) is
+/// observed phase by phase: each of its phases gets its own series and span, never the chain
+/// as a whole.
 public struct ObservedPhase<Wrapped: Phase>: Phase {
     public let wrapped: Wrapped
-    @usableFromInline let series: PluginObserver.PhaseSeries
+    @usableFromInline let body: Body
     @usableFromInline let observer: PluginObserver
+
+    @usableFromInline
+    enum Body: Sendable {
+        /// One phase: its series, looked up once.
+        case one(PluginObserver.PhaseSeries)
+        /// A composite phase rebuilt with each of its phases observed.
+        case each(AnyPhase<Wrapped.Input, Wrapped.Output>)
+    }
 
     init(_ wrapped: Wrapped, plugin: String, observer: PluginObserver) {
         self.wrapped = wrapped
         self.observer = observer
-        self.series = observer.series(plugin: plugin, phase: wrapped.name)
+        let wrapper = ObservingWrapper(plugin: plugin, observer: observer)
+        if wrapped is any CompositePhase {
+            self.body = .each(wrapper.wrapEach(wrapped))
+        } else {
+            self.body = .one(observer.series(plugin: plugin, phase: wrapped.name))
+        }
     }
 
     public var name: String { wrapped.name }
 
     @inlinable
     public func execute(_ input: Wrapped.Input) async throws -> Wrapped.Output {
-        try await observer.observe(series) { try await wrapped.execute(input) }
+        switch body {
+        case .one(let series): try await observer.observe(series) { try await wrapped.execute(input) }
+        case .each(let phases): try await phases.execute(input)
+        }
+    }
+}
+
+/// Observes one phase; composite phases are rebuilt around it by `PhaseWrapper.wrapEach`.
+struct ObservingWrapper: PhaseWrapper {
+    let plugin: String
+    let observer: PluginObserver
+
+    func wrap<P: Phase>(_ phase: P) -> AnyPhase<P.Input, P.Output> {
+        let series = observer.series(plugin: plugin, phase: phase.name)
+        let observer = self.observer
+        return AnyPhase(name: phase.name) { input in try await observer.observe(series) { try await phase.execute(input) } }
+    }
+}
+
+extension Phase {
+    /// This phase counted, timed and traced under `plugin`; a chain is observed phase by phase.
+    public func observed(plugin: String, by observer: PluginObserver) -> ObservedPhase<Self> {
+        ObservedPhase(self, plugin: plugin, observer: observer)
     }
 }

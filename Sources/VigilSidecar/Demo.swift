@@ -88,7 +88,7 @@ struct DemoService: Service {
         let ocr = OCRPlugin().observed(by: observer)
         let started = ContinuousClock.now
         let translate = Tokenize().then(CallBackend(started: started, timings: timings).guarded(by: breaker)).then(Join())
-            .instrumented(plugin: "translate", by: observer)
+            .observed(plugin: "translate", by: observer)
         let tracer = observer.tracer
         let runs = Counters()
         await withDiscardingTaskGroup { group in

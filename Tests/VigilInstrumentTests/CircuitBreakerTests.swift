@@ -118,7 +118,7 @@ final class CircuitBreakerTests: XCTestCase {
             var name: String { "call" }
             func execute(_ input: Int) async throws -> Int { throw Failure() }
         }
-        let phase = Flaky().guarded(by: b).instrumented(plugin: "p", by: observer)
+        let phase = Flaky().guarded(by: b).observed(plugin: "p", by: observer)
         _ = try? await phase.execute(1)
         _ = try? await phase.execute(1)
         let text = registry.renderString()
