@@ -63,12 +63,12 @@ let package = Package(
         // The test kit every test target shares: one in-memory exporter, condition waits.
         .target(name: "VigilTestSupport", dependencies: ["VigilTracing"], path: "Tests/VigilTestSupport"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
-        .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
-        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing"]),
-        .testTarget(name: "VigilExportTests", dependencies: ["VigilExport"]),
-        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument"]),
+        .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources", "VigilTestSupport"], exclude: ["Helpers"]),
+        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing", "VigilTestSupport"]),
+        .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),
+        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilTestSupport"]),
         .testTarget(name: "VigilSidecarTests", dependencies: ["VigilSidecar"]),
-        .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge"]),
+        .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge", "VigilTestSupport"]),
         .testTarget(name: "VigilSwiftMetricsTests", dependencies: ["VigilSwiftMetrics", .product(name: "Metrics", package: "swift-metrics")]),
     ]
 )
