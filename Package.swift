@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "VigilTestSupport", dependencies: ["VigilTracing"], path: "Tests/VigilTestSupport"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
         .testTarget(name: "VigilContractTests", dependencies: ["VigilContract"]),
-        .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources"], exclude: ["Helpers"]),
+        .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources", "VigilTestSupport"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing", "VigilTestSupport"]),
         .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),

@@ -1,6 +1,7 @@
 import Foundation
 import VigilContract
 import VigilMetrics
+import VigilTestSupport
 import VigilTracing
 import XCTest
 @testable import VigilExport
@@ -9,12 +10,18 @@ import XCTest
 final class OTLPExportTests: XCTestCase {
     func pipeline(_ receiver: OTLPReceiver, encoding: OTLPConfiguration.Encoding = .protobuf, gzip: Bool = true,
                   queue: Int = 2048, timeout: Duration = .seconds(5), retry: RetryPolicy = RetryPolicy(),
-                  registry: Registry = Registry(), endpoint: String? = nil) -> (Tracer, Registry) {
+                  registry: Registry = Registry()) -> (Tracer, Registry) {
+        pipeline(endpoint: receiver.endpoint, encoding: encoding, gzip: gzip, queue: queue, timeout: timeout, retry: retry, registry: registry)
+    }
+
+    func pipeline(endpoint: String, encoding: OTLPConfiguration.Encoding = .protobuf, gzip: Bool = true,
+                  queue: Int = 2048, timeout: Duration = .seconds(5), retry: RetryPolicy = RetryPolicy(),
+                  registry: Registry = Registry()) -> (Tracer, Registry) {
         let resource = TelemetryResource.detect(serviceName: "vigil-tests", serviceVersion: "1.2.3", environment: [
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=obs%20ervability",
         ])
         let exporter = OTLPHTTPExporter(
-            configuration: OTLPConfiguration(tracesEndpoint: endpoint ?? receiver.endpoint, headers: [("Authorization", "Bearer s3cret")],
+            configuration: OTLPConfiguration(tracesEndpoint: endpoint, headers: [("Authorization", "Bearer s3cret")],
                                              gzip: gzip, timeout: timeout, encoding: encoding, retry: retry),
             resource: resource, registry: registry)
         var config = BatchSpanProcessor.Configuration()
@@ -147,8 +154,10 @@ final class OTLPExportTests: XCTestCase {
         let (tracer, registry) = pipeline(receiver)
         tracer.withSpan("a") { _ in }
         tracer.withSpan("b") { _ in }
+        // forceFlush returns once the export has finished, retries and all, so every attempt has
+        // been answered by now; a second flush would carry whatever was queued again for later.
         await tracer.forceFlush()
-        try await Task.sleep(for: .milliseconds(300))  // a retry, if one were made, would come in this time
+        await tracer.forceFlush()
         let answers = try await receiver.received().map(\.answered)
         XCTAssertEqual(answers, [400])
         let text = registry.renderString()
@@ -171,14 +180,13 @@ final class OTLPExportTests: XCTestCase {
     }
 
     func testReceiverDownThenUpQueuedSpansArriveAndAFullQueueDropsWithoutWaiting() async throws {
-        let first = try OTLPReceiver()
-        let port = first.port
-        first.stop()  // nothing listens on the port now
+        let down = try TurnAwayListener()  // every connection to the port fails
+        let port = down.port
         var retry = RetryPolicy()
         retry.initialBackoff = .milliseconds(200)
         retry.maxBackoff = .milliseconds(400)
         retry.maxAttempts = 40
-        let (tracer, registry) = pipeline(first, queue: 10, retry: retry, endpoint: "http://127.0.0.1:\(port)/v1/traces")
+        let (tracer, registry) = pipeline(endpoint: "http://127.0.0.1:\(port)/v1/traces", queue: 10, retry: retry)
         // 25 spans while the receiver is down: every end() returns at once; 10 are queued or in
         // flight and the rest are dropped and counted.
         for i in 0..<25 { tracer.withSpan("span-\(i)") { _ in } }
@@ -186,7 +194,8 @@ final class OTLPExportTests: XCTestCase {
         let droppedCount = Int(dropped?.split(separator: " ").last ?? "0") ?? 0
         XCTAssertGreaterThanOrEqual(droppedCount, 15 - 10)  // the worker may have taken a batch out of the queue already
         XCTAssertGreaterThan(droppedCount, 0)
-        try await Task.sleep(for: .milliseconds(500))
+        try await waitUntil("an export and a retry of it to fail") { down.turnAway() >= 2 }
+        down.stop()
         let second = try OTLPReceiver(port: port)
         await tracer.forceFlush()
         let names = try await second.received().flatMap { $0.spans ?? [] }.map(\.name)

@@ -1,4 +1,5 @@
 import Foundation
+import VigilTestSupport
 import XCTest
 @testable import VigilExport
 
@@ -83,7 +84,7 @@ final class OTLPReceiver {
         // forever for Foundation's run loop when called from a task.
         guard process.isRunning else { return }
         process.terminate()
-        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+        try? blockUntil(timeout: .seconds(2), "the OTLP receiver to exit") { !process.isRunning }
     }
 
     deinit { stop() }

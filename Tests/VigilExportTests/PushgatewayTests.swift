@@ -1,5 +1,6 @@
 import Foundation
 import VigilMetrics
+import VigilTestSupport
 import XCTest
 @testable import VigilExport
 
@@ -18,11 +19,9 @@ final class RealPushgateway {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        for _ in 0..<100 {
-            if (try? RawSocket.exchange(port: port, "GET /-/ready HTTP/1.0\r\n\r\n"))?.hasPrefix("HTTP/1.0 200") == true { return }
-            usleep(50_000)
+        try blockUntil("the Pushgateway on port \(port) to be ready") {
+            (try? RawSocket.exchange(port: port, "GET /-/ready HTTP/1.0\r\n\r\n"))?.hasPrefix("HTTP/1.0 200") == true
         }
-        throw NSError(domain: "pushgateway", code: 1, userInfo: [NSLocalizedDescriptionKey: "the Pushgateway did not become ready"])
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
@@ -30,7 +29,7 @@ final class RealPushgateway {
     func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        for _ in 0..<100 where process.isRunning { usleep(10_000) }
+        try? blockUntil(timeout: .seconds(1), "the Pushgateway to exit") { !process.isRunning }
     }
 
     deinit { stop() }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import VigilMetrics
+import VigilTestSupport
 import XCTest
 @testable import VigilInstrument
 
@@ -82,7 +83,7 @@ final class CircuitBreakerTests: XCTestCase {
         let gate = AsyncGate()
         async let first: Int = b.run { await gate.wait(); return 1 }
         async let second: Int = b.run { await gate.wait(); return 2 }
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("both probes to be running") { await gate.waiting == 2 }
         XCTAssertThrowsError(try succeed(b), "a third call while two probes run is rejected")
         await gate.open()
         _ = try await (first, second)
@@ -137,6 +138,8 @@ final class TransitionLog: @unchecked Sendable {
 actor AsyncGate {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var isOpen = false
+    /// Calls held at the gate now.
+    var waiting: Int { waiters.count }
     func wait() async { if isOpen { return }; await withCheckedContinuation { waiters.append($0) } }
     func open() { isOpen = true; waiters.forEach { $0.resume() }; waiters.removeAll() }
 }

@@ -1,16 +1,9 @@
 import Foundation
 import VigilMetrics
+import VigilTestSupport
 import VigilTracing
 import XCTest
 @testable import VigilInstrument
-
-final class MemoryExporter: SpanExporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [SpanData] = []
-    func export(_ batch: [SpanData]) async -> SpanExportResult { lock.withLock { stored += batch }; return .success }
-    func shutdown() async {}
-    var spans: [SpanData] { lock.withLock { stored } }
-}
 
 struct Tokenize: Phase {
     var name: String { "tokenize" }
@@ -42,9 +35,9 @@ struct WordCounter: Plugin {
 }
 
 final class ObservedPluginTests: XCTestCase {
-    func setUpObserver() throws -> (PluginObserver, Registry, MemoryExporter, Tracer) {
+    func setUpObserver() throws -> (PluginObserver, Registry, InMemorySpanExporter, Tracer) {
         let registry = Registry()
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         var config = BatchSpanProcessor.Configuration()
         config.scheduleDelay = .milliseconds(10)
         let tracer = Tracer(resource: TelemetryResource(attributes: []), processor: BatchSpanProcessor(exporter: exporter, configuration: config))
@@ -68,7 +61,9 @@ final class ObservedPluginTests: XCTestCase {
         await XCTAssertThrowsErrorAsync(try await plugin.run("a b c"))
         // Cancellation in the third phase.
         let cancelled = Task { try await plugin.run("a b c d") }
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil("the run of four words to reach its store phase") {
+            value(registry.renderString(), "vigil_phase_in_flight{plugin=\"words\",phase=\"store\"}") == 1
+        }
         cancelled.cancel()
         await XCTAssertThrowsErrorAsync(try await cancelled.value)
         await tracer.forceFlush()

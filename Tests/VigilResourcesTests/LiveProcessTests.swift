@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import VigilMetrics
+import VigilTestSupport
 import XCTest
 @testable import VigilResources
 
@@ -43,33 +45,67 @@ final class LiveProcessTests: XCTestCase {
         XCTAssertEqual(Double(usage.threads), try ps(threaded.pid, "nlwp"))
     }
 
-    func testSpinningChildUsesAboutOneCore() throws {
+    /// How far two readings of a running process's CPU time may differ beyond the time that
+    /// passed between them: two ticks of rounding, and a scheduler tick (10 ms at most) that the
+    /// kernel had yet to add to the earlier one.
+    let tickSlack = 2 / clockTicksPerSecond + 0.01
+
+    func testSpinningChildsCPUIsTheTicksProcReportsAndItsRatioTheirRateBetweenSamples() throws {
         let spinner = try Workload(["spin"])
+        let pid = "\(spinner.pid)"
         let s = try sampler([PluginResources(name: "spin", matchers: [try ProcessMatcher(.pid(spinner.pid))])])
-        s.sampleNow()
-        Thread.sleep(forTimeInterval: 1.5)
+        let firstStart = monotonicSeconds()
+        let first = try XCTUnwrap(s.sampleNow()["spin"])
+        let firstProc = try procCPUSeconds(pid)
+        let firstEnd = monotonicSeconds()
+        try blockUntil("the spinner to burn 0.5 s of CPU") { try procCPUSeconds(pid) >= firstProc + 0.5 }
+        let start = monotonicSeconds()
         let usage = try XCTUnwrap(s.sampleNow()["spin"])
-        let ratio = try XCTUnwrap(usage.cpuRatio)
-        // One busy thread: at most a core; the machine is shared, so allow it to get less.
-        XCTAssertGreaterThan(ratio, 0.5)
-        XCTAssertLessThan(ratio, 1.15)
-        // The child's own account comes a moment later, so it may be a little higher, never lower.
-        let own = try spinner.cpuSeconds()
+        let proc = try procCPUSeconds(pid)
+        let end = monotonicSeconds()
+
+        // The sampler read the ticks /proc gives, a moment before we did: never more, and less only
+        // by what one spinning thread can burn between the two reads.
+        let firstCPU = first.userSeconds + first.systemSeconds
         let ours = usage.userSeconds + usage.systemSeconds
+        XCTAssertLessThanOrEqual(firstCPU, firstProc + 1e-9)
+        XCTAssertGreaterThanOrEqual(firstCPU, firstProc - (firstEnd - firstStart) - tickSlack)
+        XCTAssertLessThanOrEqual(ours, proc + 1e-9)
+        XCTAssertGreaterThanOrEqual(ours, proc - (end - start) - tickSlack)
+        XCTAssertGreaterThanOrEqual(ours, firstCPU, "a CPU counter never goes back")
+
+        // The ratio is the CPU burnt between the samples over the time between them, which lies
+        // between our readings of the clock around each sample.
+        let ratio = try XCTUnwrap(usage.cpuRatio)
+        XCTAssertGreaterThan(ratio, 0)
+        XCTAssertGreaterThanOrEqual(ratio, (ours - firstCPU) / (end - firstStart) * (1 - 1e-9))
+        XCTAssertLessThanOrEqual(ratio, (ours - firstCPU) / (start - firstEnd) * (1 + 1e-9))
+        XCTAssertLessThan(ratio, 1.15, "one busy thread uses a core at most")
+
+        // The child's own account (times(2), not /proc) comes a moment later, so it may be higher,
+        // never lower, and higher only by what it burnt in that moment.
+        let own = try spinner.cpuSeconds()
+        let ownEnd = monotonicSeconds()
         XCTAssertGreaterThanOrEqual(own + 0.02, ours)
-        XCTAssertLessThan(own - ours, 0.25)
+        XCTAssertLessThanOrEqual(own - ours, ownEnd - start + tickSlack)
     }
 
     func testCPUCounterKeepsTheTimeOfChildrenThatExited() throws {
-        let parent = try Workload(["children", "3"])
+        let parent = try Workload(["children", "3"])  // ready once each child has burnt 0.3 s of CPU
         let s = try sampler([PluginResources(name: "fam", matchers: [try ProcessMatcher(.pid(parent.pid), includeDescendants: true)])])
-        Thread.sleep(forTimeInterval: 0.5)  // the children burn 0.3 s of CPU each
+        let children = try parent.childPIDs()
+        XCTAssertEqual(children.count, 3)
+        // The children sleep now: their ticks stay as they are.
+        let childrenCPU = try children.map { try procCPUSeconds("\($0)") }.reduce(0, +)
         let before = try XCTUnwrap(s.sampleNow()["fam"])
         XCTAssertEqual(before.processes, 4)
+        XCTAssertGreaterThanOrEqual(before.userSeconds + before.systemSeconds, childrenCPU, "the children's ticks are the plugin's")
         try parent.send("kill-children")
+        let parentCPU = try procCPUSeconds("\(parent.pid)")
         let after = try XCTUnwrap(s.sampleNow()["fam"])
         XCTAssertEqual(after.processes, 1)
         XCTAssertGreaterThanOrEqual(after.userSeconds + after.systemSeconds, before.userSeconds + before.systemSeconds)
+        XCTAssertGreaterThanOrEqual(after.userSeconds + after.systemSeconds, childrenCPU + parentCPU, "the exited children's ticks stay")
         XCTAssertGreaterThan(after.userSeconds + after.systemSeconds, 0.6)
     }
 
@@ -144,30 +180,36 @@ final class LiveProcessTests: XCTestCase {
         let done = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let exited = DispatchSemaphore(value: 0)
-        let tid = LockedEvents()
-        let worker = Thread {
-            tid.threadID = ResourceSampler.currentThreadID()
+        let worker = WorkerAccount()
+        let thread = Thread {
+            worker.threadID = ResourceSampler.currentThreadID()
             ready.signal()
-            let end = Date().addingTimeInterval(0.4)
-            var x = 0
-            while Date() < end { x &+= 1 }
+            // 0.3 s of CPU by the thread's own clock, however long a loaded machine takes to grant it.
+            while threadCPUSeconds() < 0.3 {}
+            worker.cpuSeconds = threadCPUSeconds()
             done.signal()
             release.wait()
-            _ = x
             exited.signal()
         }
-        worker.start()
+        thread.start()
         ready.wait()
-        s.addThreads([try XCTUnwrap(tid.threadID)], to: "inproc")
+        let tid = try XCTUnwrap(worker.threadID)
+        s.addThreads([tid], to: "inproc")
         done.wait()
         let usage = try XCTUnwrap(s.sampleNow()["inproc"])
         XCTAssertTrue(usage.threadsOnly)
         XCTAssertEqual(usage.threads, 1)
+        // The thread has waited since it read its own clock: /proc gives that time, in whole ticks.
+        let own = try XCTUnwrap(worker.cpuSeconds)
         XCTAssertGreaterThan(usage.userSeconds + usage.systemSeconds, 0.2)
+        XCTAssertGreaterThanOrEqual(usage.userSeconds + usage.systemSeconds, own - 2 / clockTicksPerSecond)
+        XCTAssertLessThanOrEqual(usage.userSeconds + usage.systemSeconds, own + 0.005)
         // Once the thread has exited, its CPU time stays with the plugin.
         release.signal()
         exited.wait()
-        Thread.sleep(forTimeInterval: 0.05)
+        try blockUntil("the worker thread to be gone from /proc") {
+            !FileManager.default.fileExists(atPath: "/proc/\(getpid())/task/\(tid)")
+        }
         let after = try XCTUnwrap(s.sampleNow()["inproc"])
         XCTAssertEqual(after.threads, 0)
         XCTAssertGreaterThanOrEqual(after.userSeconds + after.systemSeconds, usage.userSeconds + usage.systemSeconds)
@@ -182,7 +224,7 @@ final class LiveProcessTests: XCTestCase {
             plugins: [PluginResources(name: "self", matchers: [try ProcessMatcher(.currentProcess)])], registry: registry,
             interval: .milliseconds(20))
         s.start()
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntil("the sampler's task to take a sample") { s.usage["self"]?.processes == 1 }
         await s.stop()
         XCTAssertEqual(s.usage["self"]?.processes, 1)
         XCTAssertGreaterThan(s.usage["self"]?.residentBytes ?? 0, 0)
@@ -206,12 +248,21 @@ final class LiveProcessTests: XCTestCase {
 final class LockedEvents: @unchecked Sendable {
     private let lock = NSLock()
     private var events: [LimitEvent] = []
-    private var tid: Int32?
 
     func append(_ event: LimitEvent) { lock.withLock { events.append(event) } }
     var all: [LimitEvent] { lock.withLock { events } }
+}
+
+/// What a worker thread says of itself: its kernel id and the CPU time it has run.
+final class WorkerAccount: Sendable {
+    private let state = Mutex<(threadID: Int32?, cpuSeconds: Double?)>((nil, nil))
+
     var threadID: Int32? {
-        get { lock.withLock { tid } }
-        set { lock.withLock { tid = newValue } }
+        get { state.withLock { $0.threadID } }
+        set { state.withLock { $0.threadID = newValue } }
+    }
+    var cpuSeconds: Double? {
+        get { state.withLock { $0.cpuSeconds } }
+        set { state.withLock { $0.cpuSeconds = newValue } }
     }
 }

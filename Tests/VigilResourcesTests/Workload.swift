@@ -33,6 +33,14 @@ final class Workload {
         return value
     }
 
+    /// The pids of the children it forked (`children N`).
+    func childPIDs() throws -> [Int32] {
+        input.fileHandleForWriting.write("children\n".data(using: .utf8)!)
+        let line = try readLine()
+        guard line.hasPrefix("ok") else { throw WorkloadError.unexpected(line) }
+        return line.dropFirst(2).split(separator: " ").compactMap { Int32($0) }
+    }
+
     private func expectLine(_ expected: String) throws {
         let text = try readLine()
         guard text == expected else { throw WorkloadError.unexpected(text) }
@@ -73,4 +81,35 @@ func ps(_ pid: Int32, _ field: String) throws -> Double {
         throw NSError(domain: "ps", code: 1, userInfo: [NSLocalizedDescriptionKey: "ps -o \(field) -p \(pid) said \(text)"])
     }
     return value
+}
+
+/// The CPU seconds, user and system, that `/proc/<path>/stat` reports (a process `"<pid>"` or a
+/// thread `"<pid>/task/<tid>"`), parsed here apart from the sampler's parser.
+func procCPUSeconds(_ path: String) throws -> Double {
+    let text = try String(contentsOfFile: "/proc/\(path)/stat", encoding: .utf8)
+    // proc(5): the command name ends at the last ")"; utime and stime are fields 14 and 15, the
+    // 12th and 13th after the name.
+    let fields = text[(text.lastIndex(of: ")") ?? text.startIndex)...].split(separator: " ").dropFirst()
+    guard fields.count > 12, let user = Double(fields[fields.startIndex + 11]), let system = Double(fields[fields.startIndex + 12]) else {
+        throw NSError(domain: "proc", code: 1, userInfo: [NSLocalizedDescriptionKey: "/proc/\(path)/stat is not a stat line: \(text)"])
+    }
+    return (user + system) / clockTicksPerSecond
+}
+
+/// /proc counts CPU time in these ticks, user and system apart, each rounded down: two readings
+/// of one process may differ from the time it really ran by up to two ticks.
+let clockTicksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+/// The CPU seconds the calling thread has run, from its own clock.
+func threadCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// Seconds on CLOCK_MONOTONIC, the clock the sampler times its samples with.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

@@ -1,19 +1,13 @@
 import Foundation
 import Tracing
+import VigilTestSupport
 import VigilTracing
 import XCTest
 @testable import VigilTracingBridge
 
 final class VigilTracerTests: XCTestCase {
-    final class Exporter: SpanExporter, @unchecked Sendable {
-        let lock = NSLock()
-        var spans: [SpanData] = []
-        func export(_ batch: [SpanData]) async -> SpanExportResult { lock.withLock { spans += batch }; return .success }
-        func shutdown() async {}
-    }
-
-    func makeTracer() -> (VigilTracer, Exporter) {
-        let exporter = Exporter()
+    func makeTracer() -> (VigilTracer, InMemorySpanExporter) {
+        let exporter = InMemorySpanExporter()
         var config = BatchSpanProcessor.Configuration()
         config.scheduleDelay = .milliseconds(10)
         let tracer = VigilTracing.Tracer(resource: TelemetryResource(attributes: []), processor: BatchSpanProcessor(exporter: exporter, configuration: config))

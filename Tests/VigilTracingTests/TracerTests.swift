@@ -1,26 +1,11 @@
 import Foundation
 import VigilMetrics
+import VigilTestSupport
 import XCTest
 @testable import VigilTracing
 
-/// Keeps exported batches in memory; can be told to be slow.
-final class MemoryExporter: SpanExporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var batches: [[SpanData]] = []
-    var delay: Duration = .zero
-
-    func export(_ batch: [SpanData]) async -> SpanExportResult {
-        if delay > .zero { try? await Task.sleep(for: delay) }
-        lock.withLock { batches.append(batch) }
-        return .success
-    }
-    func shutdown() async {}
-    var spans: [SpanData] { lock.withLock { batches.flatMap { $0 } } }
-    var batchSizes: [Int] { lock.withLock { batches.map(\.count) } }
-}
-
 final class TracerTests: XCTestCase {
-    func make(_ exporter: MemoryExporter, sampler: Sampler = .default, queue: Int = 2048, batch: Int = 512,
+    func make(_ exporter: InMemorySpanExporter, sampler: Sampler = .default, queue: Int = 2048, batch: Int = 512,
               delay: Duration = .milliseconds(20), registry: Registry = Registry()) -> Tracer {
         var config = BatchSpanProcessor.Configuration()
         config.maxQueueSize = queue
@@ -32,7 +17,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testChildrenInTasksAndChildTasksShareTheTraceAndNameTheirParent() async throws {
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         let tracer = make(exporter)
         let (rootContext, inner) = await tracer.withSpan("root") { root in
             let inner = await withTaskGroup(of: SpanContext.self) { group in
@@ -53,7 +38,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testExplicitParentContextAndRemoteParents() throws {
-        let tracer = make(MemoryExporter())
+        let tracer = make(InMemorySpanExporter())
         let remote = W3CTraceContext.parse(traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate: "rojo=1")!
         let span = tracer.startSpan("server", kind: .server, parent: .context(remote))
         XCTAssertEqual(span.context.traceID, remote.traceID)
@@ -84,7 +69,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testUnsampledSpansPropagateButAreNotExported() async {
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         let tracer = make(exporter, sampler: .alwaysOff)
         await tracer.withSpan("dropped") { span in
             XCTAssertFalse(span.isRecording)
@@ -100,7 +85,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testASpanEndsOnceAndASecondEndIsCounted() async {
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         let registry = Registry()
         let tracer = make(exporter, registry: registry)
         let span = tracer.startSpan("once")
@@ -114,7 +99,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testErrorsAndCancellationAreRecordedDifferently() async {
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         let tracer = make(exporter)
         struct Boom: Error {}
         _ = try? await tracer.withSpan("fails") { _ in throw Boom() }
@@ -129,7 +114,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testStatusOkIsFinalAndAttributesAreCapped() async {
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         var limits = SpanLimits()
         limits.attributes = 2
         let processor = BatchSpanProcessor(exporter: exporter, configuration: { var c = BatchSpanProcessor.Configuration(); c.scheduleDelay = .milliseconds(10); return c }())
@@ -150,7 +135,7 @@ final class TracerTests: XCTestCase {
     }
 
     func testFullBatchesGoOutWithoutWaitingForTheDelayAndFlushDeliversEverything() async {
-        let exporter = MemoryExporter()
+        let exporter = InMemorySpanExporter()
         let tracer = make(exporter, batch: 10, delay: .seconds(60))
         for i in 0..<25 { tracer.startSpan("s\(i)").end() }
         await tracer.forceFlush()
@@ -160,18 +145,20 @@ final class TracerTests: XCTestCase {
     }
 
     func testFullQueueDropsAndCountsAndShutdownDropsWhatCannotBeSent() async {
-        let exporter = MemoryExporter()
-        exporter.delay = .milliseconds(300)
+        let exporter = InMemorySpanExporter()
+        exporter.hold()  // busy until released: one batch of 5 in the exporter, 5 in the queue
         let registry = Registry()
         let tracer = make(exporter, queue: 5, batch: 5, delay: .milliseconds(1), registry: registry)
         for i in 0..<20 { tracer.startSpan("s\(i)").end() }
         let text = registry.renderString()
         let line = text.split(separator: "\n").first { $0.hasPrefix("vigil_spans_dropped_total{reason=\"queue_full\"}") }
         XCTAssertGreaterThanOrEqual(Int(line?.split(separator: " ").last ?? "") ?? 0, 10, text)
+        exporter.release()
         await tracer.shutdown(deadline: .seconds(5))
         tracer.startSpan("after").end()
         XCTAssertTrue(registry.renderString().contains("vigil_spans_dropped_total{reason=\"shutdown\"} 1\n"))
         XCTAssertFalse(exporter.spans.contains { $0.name == "after" })
+        XCTAssertTrue(exporter.isShutDown, "shutdown reaches the exporter")
     }
 
     func testBatchConfigurationFromTheEnvironment() {

@@ -1,11 +1,14 @@
 """A child process with known behaviour for the resource tests.
 
 usage: workload.py TOKEN [mem MiB] [fds K] [threads T] [spin] [children N]
-Prints "ready" once everything is in place, then obeys lines on stdin:
-  free      drop the memory it holds
-  grow MiB  hold that many more MiB
-  exit      exit at once
-  cpu       print this process's CPU seconds, from times(2)
+Prints "ready" once everything is in place (children: once each has burnt 0.3 s of CPU), then
+obeys lines on stdin:
+  free           drop the memory it holds
+  grow MiB       hold that many more MiB
+  kill-children  kill the children and reap them
+  children       print the children's pids
+  exit           exit at once
+  cpu            print this process's CPU seconds, from times(2)
 and exits when stdin closes. TOKEN only makes the command line unique for matchers."""
 import os
 import signal
@@ -48,16 +51,24 @@ while i < len(args):
     elif what == "spin":
         threading.Thread(target=spin, daemon=True).start(); i += 1
     elif what == "children":
-        for _ in range(int(args[i + 1])):
+        count = int(args[i + 1])
+        busy, done = os.pipe()
+        for _ in range(count):
             pid = os.fork()
             if pid == 0:
-                # A child burns a little CPU, then waits to be killed with its parent.
-                end = time.time() + 0.3
-                while time.time() < end:
+                # A child burns 0.3 s of CPU by its own clock, however long a loaded machine takes
+                # to grant it, says so, then waits to be killed with its parent.
+                os.close(busy)
+                while time.process_time() < 0.3:
                     pass
+                os.write(done, b".")
                 time.sleep(3600)
                 os._exit(0)
             children.append(pid)
+        os.close(done)
+        for _ in range(count):  # "ready" waits for every child's CPU
+            os.read(busy, 1)
+        os.close(busy)
         i += 2
     else:
         sys.exit(f"workload.py: unknown argument {what!r}")
@@ -78,6 +89,9 @@ for line in sys.stdin:
         children.clear()
     elif command[0] == "exit":
         break
+    elif command[0] == "children":
+        print("ok " + " ".join(str(pid) for pid in children), flush=True)
+        continue
     elif command[0] == "cpu":
         t = os.times()  # from times(2), not from /proc
         print(f"ok {t.user + t.system}", flush=True)
