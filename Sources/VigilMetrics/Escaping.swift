@@ -3,14 +3,7 @@ enum Escaping {
     /// Label values, in both formats: `\` → `\\`, `"` → `\"`, line feed → `\n`. Everything else,
     /// tabs and non-ASCII UTF-8 included, is written as it is.
     static func appendLabelValue(_ value: String, to out: inout [UInt8]) {
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            default: out.append(byte)
-            }
-        }
+        appendEscaped(value, escapingQuotes: true, to: &out)
     }
 
     /// `name="value",…` for the exposition formats, without braces.
@@ -26,7 +19,11 @@ enum Escaping {
 
     /// HELP text. Text 0.0.4 escapes `\` and line feed only; OpenMetrics escapes `"` as well.
     static func appendHelp(_ help: String, escapingQuotes: Bool, to out: inout [UInt8]) {
-        for byte in help.utf8 {
+        appendEscaped(help, escapingQuotes: escapingQuotes, to: &out)
+    }
+
+    private static func appendEscaped(_ text: String, escapingQuotes: Bool, to out: inout [UInt8]) {
+        for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
             case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])

@@ -109,18 +109,13 @@ struct ExpositionWriter {
             sink.append("\",span_id=\"")
             hex(trace.span)
             sink.append("\"} ")
-            double(e.value)
-            if let timestamp = e.timestamp {
-                sink.append(UInt8(ascii: " "))
-                sink.append(timestamp.description)
-            }
-            return
+        } else {
+            var labels: [UInt8] = []
+            Escaping.appendLabels(names: e.names, values: e.values, to: &labels)
+            sink.append(" # {")
+            sink.append(labels)
+            sink.append("} ")
         }
-        var labels: [UInt8] = []
-        Escaping.appendLabels(names: e.names, values: e.values, to: &labels)
-        sink.append(" # {")
-        sink.append(labels)
-        sink.append("} ")
         double(e.value)
         if let timestamp = e.timestamp {
             sink.append(UInt8(ascii: " "))
