@@ -2,8 +2,6 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// A well-mixed hash of the calling thread's identity, for choosing a stripe of a contended
@@ -11,11 +9,7 @@ import Darwin
 @inlinable
 @inline(__always)
 func currentThreadHash() -> UInt {
-    #if canImport(Darwin)
-    let raw = UInt(bitPattern: pthread_self())
-    #else
     let raw = UInt(pthread_self())
-    #endif
     // Fibonacci hashing: thread control blocks sit megabytes apart, so the high bits of the
     // product are where the difference between two threads shows.
     return (raw &* 0x9E37_79B9_7F4A_7C15) >> 32
