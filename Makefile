@@ -21,11 +21,13 @@ tsan: setup
 interop: build
 	scripts/interop
 
-# The alert rules: valid, and each alert's firing, pending and cleared cases.
-rules: setup
+# The alert rules: valid, and each alert's firing, pending and cleared cases. Then the dashboards
+# and the alerts against the metric contract, which the built binary prints (`vigil metrics`).
+rules: build
 	promtool check rules alerts/*.yml
 	promtool test rules alerts/tests/*.yml
 	.build/peers/bin/python scripts/e2e.d/check_dashboards.py
+	.build/peers/bin/python scripts/e2e.d/check_alerts.py
 
 # The sidecar under a real Prometheus server and with a real Pushgateway.
 e2e: build
