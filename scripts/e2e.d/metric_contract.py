@@ -163,7 +163,7 @@ class Report:
             self.failed += 1
             print(f"{self.prefix}: FAIL {name}")
             for p in problems:
-                print(f"    {p}")
+                print("\n".join(f"    {line}" for line in str(p).splitlines()))
         else:
             self.passed += 1
             print(f"{self.prefix}: ok   {name}")
