@@ -1,9 +1,9 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop rules e2e bench load clean
+.PHONY: test demo setup build unit tsan interop rules e2e metrics-only bench load clean
 
-test: setup build unit tsan interop rules e2e
+test: setup build unit tsan interop rules e2e metrics-only
 
 setup:
 	@scripts/setup
@@ -33,6 +33,11 @@ rules: build
 e2e: build
 	scripts/e2e
 
+# The VigilMetrics product alone (Examples/MetricsOnly, a package of its own): it builds, runs,
+# and its binary links neither libcurl, nor zlib, nor SwiftNIO.
+metrics-only: setup
+	SWIFT=$(SWIFT) scripts/check-metrics-only
+
 demo: setup
 	$(SWIFT) build --product vigil
 	.build/debug/vigil demo
@@ -46,4 +51,4 @@ load: setup
 	Benchmarks/scrape-load
 
 clean:
-	rm -rf .build .build-tsan Benchmarks/.build
+	rm -rf .build .build-tsan Benchmarks/.build Examples/MetricsOnly/.build
