@@ -60,7 +60,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // `vigil demo`: its plugins, its hungry child and its wiring. Not a product.
-        .target(name: "VigilDemo", dependencies: ["VigilSidecar", "Vigil", "VigilSupport"]),
+        .target(name: "VigilDemo", dependencies: [
+            "VigilSidecar", "Vigil", "VigilSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "vigil",
             dependencies: [
