@@ -63,9 +63,8 @@ public struct Demo: Sendable {
         let breaker = try CircuitBreaker(plugin: "translate", name: "backend", configuration: breakerConfig, registry: sidecar.registry, onStateChange: { t in
             logger.notice("breaker \(t.from.rawValue) -> \(t.to.rawValue)", metadata: ["plugin": "\(t.plugin)", "breaker": "\(t.breaker)", "reason": "\(t.reason)"])
         })
-        let backend = CallBackend(started: .now, timings: timings).guarded(by: breaker)
-        service = DemoService(ocr: OCRPlugin().observed(by: observer), translate: TranslatePlugin(backend: backend).observed(by: observer),
-                              breaker: breaker, sampler: sidecar.sampler, logger: logger, progressInterval: .seconds(5))
+        service = DemoService(observer: observer, breaker: breaker, timings: timings, sampler: sidecar.sampler, logger: logger,
+                              progressInterval: .seconds(5))
     }
 
     /// Runs the demo until SIGTERM, SIGINT or a graceful shutdown; `onListening` gets the port

@@ -5,15 +5,18 @@ import VigilSupport
 
 /// The demo's host: two workers run the OCR plugin and two the translate plugin, as fast as a
 /// busy host would, until graceful shutdown; meanwhile a progress line is logged every few seconds.
+/// The backend's story starts when the service does.
 struct DemoService: Service {
-    let ocr: ObservedPlugin<[UInt8], Int>
-    let translate: ObservedPlugin<String, String>
+    let observer: PluginObserver
     let breaker: CircuitBreaker
+    let timings: DemoTimings
     let sampler: ResourceSampler
     let logger: Logger
     let progressInterval: Duration
 
     func run() async throws {
+        let ocr = OCRPlugin().observed(by: observer)
+        let translate = TranslatePlugin(backend: CallBackend(started: .now, timings: timings).guarded(by: breaker)).observed(by: observer)
         let runs = RunCounts()
         await withDiscardingTaskGroup { group in
             for worker in 0..<4 {
@@ -22,7 +25,10 @@ struct DemoService: Service {
                     await cancelWhenGracefulShutdown {
                         while !Task.isCancelled {
                             do {
-                                try await runOnce(plugin)
+                                switch plugin {
+                                case .ocr: _ = try await ocr.run((0..<Int.random(in: 2_000...20_000)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+                                case .translate: _ = try await translate.run("the quick brown fox jumps")
+                                }
                                 runs.add(plugin, failed: false)
                             } catch {
                                 runs.add(plugin, failed: true)
@@ -41,13 +47,6 @@ struct DemoService: Service {
                     }
                 }
             }
-        }
-    }
-
-    private func runOnce(_ plugin: RunCounts.Plugin) async throws {
-        switch plugin {
-        case .ocr: _ = try await ocr.run((0..<Int.random(in: 2_000...20_000)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        case .translate: _ = try await translate.run("the quick brown fox jumps")
         }
     }
 
