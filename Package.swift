@@ -86,8 +86,16 @@ let package = Package(
         .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),
         .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilTestSupport"]),
-        .testTarget(name: "VigilSidecarTests", dependencies: ["VigilSidecar", "VigilTestSupport"]),
-        .testTarget(name: "VigilDemoTests", dependencies: ["VigilDemo", "VigilTestSupport"]),
+        .testTarget(name: "VigilSidecarTests", dependencies: [
+            "VigilSidecar", "VigilTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "VigilDemoTests", dependencies: [
+            "VigilDemo", "VigilTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge", "VigilTestSupport"]),
         .testTarget(name: "VigilSwiftMetricsTests", dependencies: ["VigilSwiftMetrics", .product(name: "Metrics", package: "swift-metrics")]),
     ]
