@@ -12,9 +12,9 @@ import VigilSidecar
 ///     try await demo.run { port in print(demo.banner(port: port)) }
 public struct Demo: Sendable {
     /// The sidecar the demo runs in: its registry holds the demo's series too.
-    public let sidecar: Sidecar
-    public let timings: DemoTimings
-    public let hungryChildPID: Int32
+    let sidecar: Sidecar
+    let timings: DemoTimings
+    let hungryChildPID: Int32
     let tracesFile: String?
     let service: DemoService
 

@@ -13,7 +13,7 @@ public struct HungryChild: Sendable {
     /// The size it holds in the other half.
     public static let lowMiB: UInt64 = 16
     /// The memory limit the demo sets it, between the two.
-    public static let limitMiB: UInt64 = 64
+    static let limitMiB: UInt64 = 64
     /// The most `vigil hog` holds, so that a typo cannot ask for the whole machine.
     public static let maximumMiB: UInt64 = 4096
 
