@@ -60,7 +60,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // `vigil demo`: its plugins, its hungry child and its wiring. Not a product.
-        .target(name: "VigilDemo", dependencies: ["VigilSidecar", "Vigil", "VigilSupport"]),
+        .target(name: "VigilDemo", dependencies: [
+            "VigilSidecar", "Vigil", "VigilSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "vigil",
             dependencies: [
@@ -82,8 +86,16 @@ let package = Package(
         .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),
         .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilTestSupport"]),
-        .testTarget(name: "VigilSidecarTests", dependencies: ["VigilSidecar", "VigilTestSupport"]),
-        .testTarget(name: "VigilDemoTests", dependencies: ["VigilDemo", "VigilTestSupport"]),
+        .testTarget(name: "VigilSidecarTests", dependencies: [
+            "VigilSidecar", "VigilTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "VigilDemoTests", dependencies: [
+            "VigilDemo", "VigilTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "VigilTracingBridgeTests", dependencies: ["VigilTracingBridge", "VigilTestSupport"]),
         .testTarget(name: "VigilSwiftMetricsTests", dependencies: ["VigilSwiftMetrics", .product(name: "Metrics", package: "swift-metrics")]),
     ]

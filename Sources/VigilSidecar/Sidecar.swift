@@ -43,7 +43,13 @@ public struct Sidecar: Sendable {
         }
     }
 
-    /// Runs until SIGTERM or SIGINT, then stops accepting scrapes, flushes spans and pushes once more.
+    /// Runs until SIGTERM, SIGINT or a graceful shutdown of an enclosing service group, then stops
+    /// accepting scrapes, stops `extraServices`, flushes spans and pushes once more, within
+    /// `config.shutdownGrace`.
+    /// - Parameters:
+    ///   - extraServices: run alongside the sidecar's own, and stopped before them.
+    ///   - onListening: called with the port bound (the real one when `listen` asks for port 0)
+    ///     once the server accepts scrapes.
     public func run(extraServices: [any Service] = [], onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         var server = MetricsServer.Configuration()
         server.host = config.listenHost

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import Vigil
+import VigilDemo
 import VigilSidecar
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ struct VigilCommand: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Observability for Swift plugin hosts: metrics, traces and resource limits.",
         version: VigilVersion.current,
-        subcommands: [Serve.self, Check.self, Push.self, Demo.self, Metrics.self, HogCommand.self]
+        subcommands: [Serve.self, Check.self, Push.self, DemoCommand.self, Metrics.self, HogCommand.self]
     )
 }
 
@@ -90,8 +91,9 @@ struct Push: AsyncParsableCommand {
     }
 }
 
-struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a demo plugin host with metrics, traces, a flaky breaker and a hungry child process.")
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Run a demo plugin host with metrics, traces, a flaky breaker and a hungry child process.")
     @Option(help: "Where to serve /metrics.") var listen: String = "127.0.0.1:9464"
     @Flag(help: "Short cycles, for tests: the breaker and the memory limit flip within seconds.") var fast = false
     @Option(help: "Where spans go when no OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT).") var tracesFile: String = "vigil-demo-traces.jsonl"
@@ -99,53 +101,26 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let logger = makeLogger()
         let timings = fast ? DemoTimings.fast : DemoTimings.normal
-        let hog = try spawnHog(period: timings.hogPeriod)
-        defer { kill(hog, SIGKILL); waitpid(hog, nil, 0) }
-        var demoConfig = try Sidecar.demoConfig(listen: listen, hogPID: hog)
+        let child: HungryChild
         do {
-            try demoConfig.applyEnvironment(ProcessEnvironment.all, file: "environment")
+            child = try HungryChild.spawn(period: timings.hungryChildPeriod)
+        } catch {
+            StandardError.write("\(error)\n")
+            throw ExitCode(1)
+        }
+        defer { child.stop() }
+        let config: SidecarConfig
+        do {
+            config = try Demo.config(listen: listen, hungryChildPID: child.pid, environment: ProcessEnvironment.all)
         } catch {
             StandardError.write("\(error)\n")
             throw ExitCode(2)
         }
-        let config = demoConfig
-        let sidecar = try Sidecar(config: config, logger: logger, tracesFile: tracesFile)
-        let traces = config.otlp.map { "OTLP at \($0.tracesEndpoint)" } ?? "the file \(tracesFile) (one OTLP/JSON batch a line)"
-        try await sidecar.runDemo(timings: timings) { port in
-            print("""
-
-                Vigil demo: plugins "ocr" and "translate" run in this process; "translate" calls a backend that goes down
-                for \(timings.outage) of every \(timings.cycle), so its breaker trips and recovers. A child process (pid \(hog))
-                swings its memory around its 64 MiB limit every \(timings.hogPeriod).
-
-                  metrics:  http://\(config.listenHost):\(port)/metrics
-                  scrape:   prometheus --config.file=config/prometheus.yml   (its first job scrapes this address)
-                  look at:  vigil_phase_executions_total, vigil_phase_duration_seconds, vigil_breaker_state,
-                            vigil_plugin_resident_memory_bytes, vigil_plugin_limit_exceeded
-                  traces:   \(traces)
-                  stop:     Ctrl-C
-
-                """)
+        let demo = try Demo(config: config, timings: timings, hungryChildPID: child.pid, tracesFile: tracesFile, logger: logger)
+        try await demo.run { port in
+            print(demo.banner(port: port))
+            fflush(nil)  // the port is news to whoever reads a pipe: do not wait for the buffer to fill
         }
-    }
-
-    func spawnHog(period: Duration) throws -> Int32 {
-        var pid: Int32 = 0
-        let exe = (try? String(decoding: readLinkSelf(), as: UTF8.self)) ?? CommandLine.arguments[0]
-        let seconds = String(period.components.seconds)
-        let args = [exe, "hog", "--high-mib", "96", "--low-mib", "16", "--period-seconds", seconds]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let rc = posix_spawn(&pid, exe, nil, nil, &argv, environ)
-        guard rc == 0 else { throw ValidationError("cannot start the demo's child process \(exe): error \(rc)") }
-        return pid
-    }
-
-    func readLinkSelf() throws -> [UInt8] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, 4095)
-        guard n > 0 else { throw ValidationError("cannot read /proc/self/exe") }
-        return buffer[..<n].map { UInt8(bitPattern: $0) }
     }
 }
 
@@ -166,12 +141,21 @@ struct Metrics: ParsableCommand {
 
 struct HogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "hog", abstract: "The demo's hungry child.", shouldDisplay: false)
-    @Option var highMib: UInt64 = 96
-    @Option var lowMib: UInt64 = 16
+    @Option var highMib: UInt64 = HungryChild.highMiB
+    @Option var lowMib: UInt64 = HungryChild.lowMiB
     @Option var periodSeconds: Int64 = 20
 
+    func validate() throws {
+        for (name, value) in [("--high-mib", highMib), ("--low-mib", lowMib)] where !(1...HungryChild.maximumMiB).contains(value) {
+            throw ValidationError("\(name) \(value): give a size from 1 to \(HungryChild.maximumMiB) MiB")
+        }
+        guard (1...3600).contains(periodSeconds) else {
+            throw ValidationError("--period-seconds \(periodSeconds): give a period from 1 to 3600 seconds")
+        }
+    }
+
     func run() throws {
-        Hog.run(high: highMib << 20, low: lowMib << 20, period: .seconds(periodSeconds))
+        HungryChild.run(highMiB: highMib, lowMiB: lowMib, period: .seconds(periodSeconds))
     }
 }
 

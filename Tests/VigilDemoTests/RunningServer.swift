@@ -1,0 +1,119 @@
+import ServiceLifecycleTestKit
+import Synchronization
+import Vigil
+
+// The harness these tests run a sidecar in: the run in a child task under ServiceLifecycle's
+// graceful-shutdown test trigger (what SIGTERM does in `vigil serve`), scraped over loopback.
+// VigilDemoTests has the same file; both move to VigilTestSupport when the kit has them.
+
+/// A server running in a child task until the test shuts it down.
+struct RunningServer: Sendable {
+    /// The port `onListening` reported.
+    let port: Int
+    let trigger: GracefulShutdownTestTrigger
+    let state: RunState
+    let http = HTTPClient(maximumBodyBytes: 16 << 20)
+
+    /// `GET path` on the server.
+    func get(_ path: String) async throws(HTTPClientError) -> HTTPResponse {
+        try await http.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)\(path)", timeout: .seconds(5)))
+    }
+
+    /// The samples of a scrape of /metrics, by series as written (`name{label="value",…}`).
+    func scrape() async throws -> [String: Double] {
+        let response = try await get("/metrics")
+        guard response.status == 200 else { throw HarnessError("GET /metrics answered \(response.status)") }
+        var samples: [String: Double] = [:]
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    /// Whether a connection to the port is refused: nothing listens there any more.
+    func refusesConnections() async -> Bool {
+        do {
+            _ = try await get("/-/healthy")
+            return false
+        } catch {
+            return error.code == 7  // CURLE_COULDNT_CONNECT
+        }
+    }
+
+    /// Triggers the graceful shutdown and waits for the run to return; how long it took.
+    func shutDown() async throws -> Duration {
+        let started = ContinuousClock.now
+        trigger.triggerGracefulShutdown()
+        try await waitUntil(timeout: .seconds(20), "the server to stop after graceful shutdown") { state.finished != nil }
+        guard case .returned(let at)? = state.finished else { throw HarnessError("the run failed: \(state.finished.map { "\($0)" } ?? "")") }
+        return started.duration(to: at)
+    }
+}
+
+/// Runs `run` (a sidecar's or the demo's) until `body` is done, then shuts it down gracefully
+/// unless `body` did. When `body` throws, the run is cancelled instead.
+func withRunningServer(
+    _ run: @escaping @Sendable (_ onListening: @escaping @Sendable (Int) -> Void) async throws -> Void,
+    _ body: (RunningServer) async throws -> Void
+) async throws {
+    try await testGracefulShutdown { trigger in
+        let state = RunState()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await run { port in state.listening(on: port) }
+                    state.finish(.returned(at: .now))
+                } catch {
+                    state.finish(.threw("\(error)"))
+                }
+            }
+            defer { group.cancelAll() }
+            try await waitUntil("the server to listen") { state.port != nil || state.finished != nil }
+            guard let port = state.port else { throw HarnessError("the run ended before it listened: \(state.finished.map { "\($0)" } ?? "")") }
+            let server = RunningServer(port: port, trigger: trigger, state: state)
+            try await body(server)
+            if state.finished == nil { _ = try await server.shutDown() }
+        }
+    }
+}
+
+/// What the run's task has reported so far.
+final class RunState: Sendable {
+    enum Outcome: CustomStringConvertible {
+        case returned(at: ContinuousClock.Instant)
+        case threw(String)
+
+        var description: String {
+            switch self {
+            case .returned: "returned"
+            case .threw(let error): "threw \(error)"
+            }
+        }
+    }
+
+    private let state = Mutex<(port: Int?, finished: Outcome?)>((nil, nil))
+
+    var port: Int? { state.withLock { $0.port } }
+    var finished: Outcome? { state.withLock { $0.finished } }
+    func listening(on port: Int) { state.withLock { $0.port = port } }
+    func finish(_ outcome: Outcome) { state.withLock { $0.finished = outcome } }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Waits until `condition` holds, looking every few milliseconds; throws naming `what` once
+/// `timeout` has passed. A stand-in for VigilTestSupport's `waitUntil`, same signature.
+func waitUntil(
+    timeout: Duration = .seconds(10), _ what: String, file: StaticString = #filePath, line: UInt = #line,
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !(try await condition()) {
+        guard ContinuousClock.now < deadline else { throw HarnessError("\(file):\(line): waited \(timeout) for \(what), in vain") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
