@@ -16,7 +16,7 @@ unit: build
 
 # The metrics core under the thread sanitizer, in its own build folder.
 tsan: setup
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter VigilMetricsTests
+	VIGIL_TSAN=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter VigilMetricsTests
 
 interop: build
 	scripts/interop

@@ -27,7 +27,9 @@ let package = Package(
     ],
     targets: [
         // One of each helper (locks, clocks, hex, trimming, the timeout race); not a product.
-        .target(name: "VigilSupport"),
+        // System calls Swift cannot make itself (membarrier, gettid).
+        .target(name: "CVigilSystem"),
+        .target(name: "VigilSupport", dependencies: ["CVigilSystem"]),
         .target(name: "VigilMetrics", dependencies: ["VigilSupport"]),
         // Every metric family Vigil exports, declared once; `vigil metrics` prints it.
         .target(name: "VigilContract", dependencies: ["VigilMetrics", "VigilSupport"]),
@@ -78,7 +80,9 @@ let package = Package(
         .executableTarget(name: "QuickStart", dependencies: ["Vigil"], path: "Examples/QuickStart"),
         .executableTarget(name: "PluginHost", dependencies: ["Vigil"], path: "Examples/PluginHost"),
         // The test kit every test target shares: one in-memory exporter, condition waits.
-        .target(name: "VigilTestSupport", dependencies: ["VigilTracing"], path: "Tests/VigilTestSupport"),
+        .target(name: "VigilTestSupport", dependencies: [
+            "Vigil", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ], path: "Tests/VigilTestSupport"),
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
         .testTarget(name: "VigilContractTests", dependencies: ["VigilContract"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources", "VigilTestSupport"], exclude: ["Helpers"]),

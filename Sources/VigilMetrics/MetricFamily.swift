@@ -7,6 +7,12 @@ import Synchronization
 /// use of a label set takes the family's lock to create it. Keep the returned handle when you
 /// can: it is the series itself.
 ///
+/// Series can be removed (`remove(_:)`, `removeAll(matching:)`), for instance when a plugin is
+/// unloaded, while other threads record: the series leaves the next scrape, a handle a caller
+/// still holds keeps working but is no longer exported, and a later `labels(…)` with the same
+/// values makes a fresh series that starts from zero. Removed series are freed once no lookup
+/// can still be looking at them (`ReadSection`), so churn does not grow memory.
+///
 /// A cardinality guard caps the number of series. Past the limit, new label sets all land in one
 /// overflow series, whose label values are all `"__overflow__"`, and the registry counts them in
 /// `vigil_metric_series_overflow_total{metric}`.
@@ -30,10 +36,14 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
     private struct State {
         var series: [S] = []
         var table: SeriesTable
-        var retiredTables: [SeriesTable] = []
         var sorted: [S]?
         var overflow: S?
+        /// Removed series and retired tables that lookups may still be inside.
+        var garbage: [AnyObject] = []
     }
+
+    /// Garbage is freed in batches this large: each batch costs one grace period.
+    static var garbageBatch: Int { 256 }
 
     /// The label value of every label of the overflow series.
     public static var overflowLabelValue: String { "__overflow__" }
@@ -98,17 +108,23 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
         return find(LabelHash.of(values), values) { $0.labelValues == values }
     }
 
-    /// Finds the series without a lock; creates it under the lock the first time.
-    /// `values` is only turned into an array on that first time.
+    /// Finds the series without a lock, inside a read section so that a concurrent removal
+    /// does not free it under us; creates it under the lock the first time. `values` is only
+    /// turned into an array on that first time.
     @inlinable
     @inline(__always)
     func find<C: Collection<String>>(_ hash: UInt64, _ values: @autoclosure () -> C, _ matches: (Series) -> Bool) -> S {
+        let section = ReadSection.enter()
         let raw = currentTable.load(ordering: .acquiring)
         let table = Unmanaged<SeriesTable>.fromOpaque(UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped)
         let hit = table._withUnsafeGuaranteedRef { $0.find(hash, matches) }
         if let hit {
-            return Unmanaged<S>.fromOpaque(hit).takeUnretainedValue()
+            // Retained before the section closes: from here on the caller owns a reference.
+            let series = Unmanaged<S>.fromOpaque(hit).retain()
+            ReadSection.exit(section)
+            return series.takeRetainedValue()
         }
+        ReadSection.exit(section)
         return create(Array(values()), hash: hash)
     }
 
@@ -135,21 +151,100 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
             let series = make(values, hash)
             state.series.append(series)
             state.sorted = nil
-            if (state.table.count + 1) * 2 > state.table.capacity {
-                let bigger = SeriesTable(capacity: state.table.capacity * 2)
-                for existing in state.series { bigger.insert(existing) }
-                state.retiredTables.append(state.table)
-                state.table = bigger
-                currentTable.store(UInt(bitPattern: Unmanaged.passUnretained(bigger).toOpaque()), ordering: .releasing)
-            } else {
+            if state.table.hasRoomForOneMore {
                 state.table.insert(series)
+            } else {
+                // Rebuilt from the live series, without tombstones, at most a quarter full.
+                var capacity = 16
+                while capacity < state.series.count * 4 { capacity *= 2 }
+                let fresh = SeriesTable(capacity: capacity)
+                for existing in state.series { fresh.insert(existing) }
+                state.garbage.append(state.table)
+                state.table = fresh
+                currentTable.store(UInt(bitPattern: Unmanaged.passUnretained(fresh).toOpaque()), ordering: .releasing)
             }
             return series
         }
     }
 
+    // MARK: Removal
+
+    /// Removes the series with these label values, in the order of the label names; returns
+    /// whether there was one. A handle to it that a caller holds keeps working, unexported.
+    @discardableResult
+    public func remove(_ values: String...) -> Bool {
+        remove(values)
+    }
+
+    /// `remove(_:)` with the values as an array.
+    @discardableResult
+    public func remove(_ values: [String]) -> Bool {
+        guard values.count == labelCount else { return false }
+        let hash = LabelHash.of(values)
+        return removeSeries { state in
+            guard let hit = state.table.find(hash, { $0.labelValues == values }) else { return [] }
+            return [Unmanaged<S>.fromOpaque(hit).takeUnretainedValue()]
+        } == 1
+    }
+
+    /// Removes `series` if it is still this family's series for its label values; returns
+    /// whether it was. Unlike `remove(_:)` by values, it never removes a fresh series that
+    /// replaced a removed one.
+    @discardableResult
+    public func remove(series: S) -> Bool {
+        removeSeries { state in
+            guard let hit = state.table.find(series.labelHash, { $0 === series }) else { return [] }
+            return [Unmanaged<S>.fromOpaque(hit).takeUnretainedValue()]
+        } == 1
+    }
+
+    /// Removes every series whose labels have all the given values (`["plugin": "ocr"]`);
+    /// returns how many. A label name the family does not have matches no series, and an empty
+    /// match removes them all (the overflow series included).
+    @discardableResult
+    public func removeAll(matching labels: [String: String] = [:]) -> Int {
+        var wanted: [(index: Int, value: String)] = []
+        for (name, value) in labels {
+            guard let index = descriptor.labelNames.firstIndex(of: name) else { return 0 }
+            wanted.append((index, value))
+        }
+        let all = labels.isEmpty
+        return removeSeries { state in
+            if all { state.overflow = nil }
+            return state.series.filter { series in wanted.allSatisfy { series.labelValues[$0.index] == $0.value } }
+        }
+    }
+
+    /// Takes the series `choose` picks out of the table and the exported list, and frees a
+    /// batch of garbage once it is large enough; returns how many series were removed.
+    private func removeSeries(_ choose: (inout State) -> [S]) -> Int {
+        let (removed, batch): (Int, [AnyObject]) = state.withLock { state in
+            let chosen = choose(&state)
+            guard !chosen.isEmpty else { return (0, []) }
+            let gone = Set(chosen.map(ObjectIdentifier.init))
+            for series in chosen { state.table.remove(series) }
+            state.series.removeAll { gone.contains(ObjectIdentifier($0)) }
+            state.sorted = nil
+            state.garbage.append(contentsOf: chosen as [AnyObject])
+            guard state.garbage.count >= Self.garbageBatch else { return (chosen.count, []) }
+            defer { state.garbage = [] }
+            return (chosen.count, state.garbage)
+        }
+        if !batch.isEmpty {
+            // No lookup that could have found these is still running after this: they may go.
+            withExtendedLifetime(batch) { ReadSection.synchronize() }
+        }
+        return removed
+    }
+
     /// How many series the family holds, not counting the overflow series.
     public var seriesCount: Int { state.withLock { $0.series.count } }
+
+    /// Removed series and retired tables not yet freed (tests).
+    var garbageCount: Int { state.withLock { $0.garbage.count } }
+
+    /// Slots of the current lookup table (tests).
+    var tableCapacity: Int { state.withLock { $0.table.capacity } }
 
     /// How many `labels(…)` calls landed in the overflow series.
     public var overflowCount: UInt64 { overflowed.load(ordering: .relaxed) }
@@ -170,6 +265,7 @@ protocol ExposableFamily: AnyObject, Sendable {
     var descriptor: MetricDescriptor { get }
     var overflowCount: UInt64 { get }
     func write(to writer: ExpositionWriter)
+    func removeAll(matching labels: [String: String]) -> Int
 }
 
 extension MetricFamily: ExposableFamily {

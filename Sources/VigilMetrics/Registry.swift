@@ -134,6 +134,17 @@ public final class Registry: Sendable {
         return try result.get()
     }
 
+    /// Removes, from every registered family that has all these labels, the series whose labels
+    /// have these values: what a host does when it unloads a plugin (`["plugin": "ocr"]`).
+    /// Returns how many series went; an empty match removes nothing. Collectors are not
+    /// touched: they report what they find at each scrape.
+    @discardableResult
+    public func removeSeries(matching labels: [String: String]) -> Int {
+        guard !labels.isEmpty else { return 0 }
+        let families = state.withLock { Array($0.families.values) }
+        return families.reduce(0) { $0 + $1.removeAll(matching: labels) }
+    }
+
     /// Adds a collector whose families are rendered with the registry's own. Throws when one
     /// of its descriptors is invalid or clashes with a registered family.
     @discardableResult

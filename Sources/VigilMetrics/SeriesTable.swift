@@ -1,17 +1,25 @@
 import Synchronization
 
 /// An open-addressing hash table from label values to series that readers search without a
-/// lock. Writers (under their family's lock) only ever fill empty slots, publishing each with a
-/// release store; when the table is half full the family builds a bigger one and retires this
-/// one, keeping it alive, since a reader may still be inside it.
+/// lock, inside a `ReadSection`. Writers (under their family's lock) fill empty or removed
+/// slots, publishing each with a release store, and remove a series by leaving a tombstone in
+/// its slot, so that probe sequences that pass it stay intact. When live series and tombstones
+/// fill half the slots the family builds a fresh table and retires this one; a retired table,
+/// like a removed series, is freed only after a grace period (`ReadSection.synchronize()`),
+/// since a reader may still be inside it.
 ///
-/// Slots hold unretained series pointers: the family's list of series owns them, and a family
-/// never drops a series while it lives.
+/// Slots hold unretained series pointers: the family's list of series owns them.
 @usableFromInline
 final class SeriesTable: @unchecked Sendable {
     @usableFromInline let mask: Int
     @usableFromInline let slots: UnsafeMutablePointer<Atomic<UInt>>
+    /// Live series in the table.
     private(set) var count = 0
+    /// Slots that held a series that was removed.
+    private(set) var tombstones = 0
+
+    /// The value of a slot whose series was removed: never a pointer (pointers are aligned).
+    @usableFromInline static var tombstone: UInt { 1 }
 
     init(capacity: Int) {
         mask = capacity - 1
@@ -26,6 +34,9 @@ final class SeriesTable: @unchecked Sendable {
 
     var capacity: Int { mask + 1 }
 
+    /// Whether one more series fits without passing half the slots.
+    var hasRoomForOneMore: Bool { (count + tombstones + 1) * 2 <= capacity }
+
     /// The series whose hash is `hash` and that `matches` accepts, or nil.
     @inlinable
     @inline(__always)
@@ -34,21 +45,49 @@ final class SeriesTable: @unchecked Sendable {
         while true {
             let raw = slots[i].load(ordering: .acquiring)
             if raw == 0 { return nil }
-            let pointer = UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped
-            let found = Unmanaged<Series>.fromOpaque(pointer)._withUnsafeGuaranteedRef {
-                $0.labelHash == hash && matches($0)
+            if raw != Self.tombstone {
+                let pointer = UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped
+                let found = Unmanaged<Series>.fromOpaque(pointer)._withUnsafeGuaranteedRef {
+                    $0.labelHash == hash && matches($0)
+                }
+                if found { return pointer }
             }
-            if found { return pointer }
             i = (i &+ 1) & mask
         }
     }
 
-    /// Puts `series` in the first free slot of its probe sequence. Writers only.
+    /// Puts `series` in the first free or removed slot of its probe sequence. Writers only, and
+    /// only for a series the table does not hold.
     func insert(_ series: Series) {
         var i = Int(truncatingIfNeeded: series.labelHash) & mask
-        while slots[i].load(ordering: .relaxed) != 0 { i = (i + 1) & mask }
+        while true {
+            let raw = slots[i].load(ordering: .relaxed)
+            if raw == 0 { break }
+            if raw == Self.tombstone {
+                tombstones -= 1
+                break
+            }
+            i = (i + 1) & mask
+        }
         slots[i].store(UInt(bitPattern: Unmanaged.passUnretained(series).toOpaque()), ordering: .releasing)
         count += 1
+    }
+
+    /// Leaves a tombstone where `series` was. Writers only.
+    func remove(_ series: Series) {
+        let wanted = UInt(bitPattern: Unmanaged.passUnretained(series).toOpaque())
+        var i = Int(truncatingIfNeeded: series.labelHash) & mask
+        while true {
+            let raw = slots[i].load(ordering: .relaxed)
+            if raw == 0 { return }
+            if raw == wanted {
+                slots[i].store(Self.tombstone, ordering: .releasing)
+                count -= 1
+                tombstones += 1
+                return
+            }
+            i = (i + 1) & mask
+        }
     }
 }
 

@@ -11,6 +11,10 @@ import VigilMetrics
 /// refuses (a name already used with other labels) is not a crash: its samples go nowhere and
 /// `vigil_metric_errors_total{reason="registration_conflict"}` counts it.
 ///
+/// `destroy*` removes the handler's series from the next scrape (if no newer series replaced it);
+/// another handler for the same label and dimensions keeps recording, unexported, until it is
+/// made again.
+///
 /// `reset()` of a counter is ignored: Prometheus counters only go up, and a scraper treats a
 /// counter that went down as a restart.
 public struct VigilMetricsFactory: MetricsFactory {
@@ -59,19 +63,19 @@ public struct VigilMetricsFactory: MetricsFactory {
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> CounterHandler {
         let (names, values) = labels(dimensions)
-        return handler({ CounterBridge(counter: try registry.counter(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+        return handler({ CounterBridge(try registry.counter(Self.sanitize(label), help: help(label), labelNames: names), values) },
                        fallback: DiscardHandler())
     }
 
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> FloatingPointCounterHandler {
         let (names, values) = labels(dimensions)
-        return handler({ CounterBridge(counter: try registry.counter(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+        return handler({ CounterBridge(try registry.counter(Self.sanitize(label), help: help(label), labelNames: names), values) },
                        fallback: DiscardHandler())
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> MeterHandler {
         let (names, values) = labels(dimensions)
-        return handler({ GaugeBridge(gauge: try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+        return handler({ GaugeBridge(try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names), values) },
                        fallback: DiscardHandler())
     }
 
@@ -79,10 +83,10 @@ public struct VigilMetricsFactory: MetricsFactory {
         let (names, values) = labels(dimensions)
         if aggregate {
             return handler({
-                HistogramBridge(histogram: try registry.histogram(Self.sanitize(label), help: help(label), labelNames: names, buckets: buckets).labels(values))
+                HistogramBridge(try registry.histogram(Self.sanitize(label), help: help(label), labelNames: names, buckets: buckets), values)
             }, fallback: DiscardHandler())
         }
-        return handler({ GaugeBridge(gauge: try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names).labels(values)) },
+        return handler({ GaugeBridge(try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names), values) },
                        fallback: DiscardHandler())
     }
 
@@ -91,29 +95,43 @@ public struct VigilMetricsFactory: MetricsFactory {
         var name = Self.sanitize(label)
         if !name.hasSuffix("_seconds") { name += "_seconds" }
         return handler({
-            HistogramBridge(histogram: try registry.histogram(name, help: help(label), unit: "seconds", labelNames: names, buckets: buckets).labels(values))
+            HistogramBridge(try registry.histogram(name, help: help(label), unit: "seconds", labelNames: names, buckets: buckets), values)
         }, fallback: DiscardHandler())
     }
 
-    // Vigil families outlive their handlers; a destroyed handler simply stops recording.
-    public func destroyCounter(_ handler: CounterHandler) {}
-    public func destroyMeter(_ handler: MeterHandler) {}
-    public func destroyFloatingPointCounter(_ handler: FloatingPointCounterHandler) {}
-    public func destroyRecorder(_ handler: RecorderHandler) {}
-    public func destroyTimer(_ handler: TimerHandler) {}
+    public func destroyCounter(_ handler: CounterHandler) { (handler as? RemovableSeries)?.removeSeries() }
+    public func destroyMeter(_ handler: MeterHandler) { (handler as? RemovableSeries)?.removeSeries() }
+    public func destroyFloatingPointCounter(_ handler: FloatingPointCounterHandler) { (handler as? RemovableSeries)?.removeSeries() }
+    public func destroyRecorder(_ handler: RecorderHandler) { (handler as? RemovableSeries)?.removeSeries() }
+    public func destroyTimer(_ handler: TimerHandler) { (handler as? RemovableSeries)?.removeSeries() }
 }
 
-final class CounterBridge: CounterHandler, FloatingPointCounterHandler, Sendable {
+/// A handler whose series `destroy*` takes out of the exposition.
+protocol RemovableSeries {
+    func removeSeries()
+}
+
+final class CounterBridge: CounterHandler, FloatingPointCounterHandler, RemovableSeries, Sendable {
+    let family: CounterFamily
     let counter: VigilMetrics.Counter
-    init(counter: VigilMetrics.Counter) { self.counter = counter }
+    init(_ family: CounterFamily, _ values: [String]) {
+        self.family = family
+        self.counter = family.labels(values)
+    }
+    func removeSeries() { family.remove(series: counter) }
     func increment(by amount: Int64) { counter.inc(by: Int(amount)) }
     func increment(by amount: Double) { counter.inc(by: amount) }
     func reset() {}
 }
 
-final class GaugeBridge: MeterHandler, RecorderHandler, Sendable {
+final class GaugeBridge: MeterHandler, RecorderHandler, RemovableSeries, Sendable {
+    let family: GaugeFamily
     let gauge: VigilMetrics.Gauge
-    init(gauge: VigilMetrics.Gauge) { self.gauge = gauge }
+    init(_ family: GaugeFamily, _ values: [String]) {
+        self.family = family
+        self.gauge = family.labels(values)
+    }
+    func removeSeries() { family.remove(series: gauge) }
     func set(_ value: Int64) { gauge.set(Double(value)) }
     func set(_ value: Double) { gauge.set(value) }
     func increment(by amount: Double) { gauge.inc(by: amount) }
@@ -122,9 +140,14 @@ final class GaugeBridge: MeterHandler, RecorderHandler, Sendable {
     func record(_ value: Double) { gauge.set(value) }
 }
 
-final class HistogramBridge: RecorderHandler, TimerHandler, Sendable {
+final class HistogramBridge: RecorderHandler, TimerHandler, RemovableSeries, Sendable {
+    let family: HistogramFamily
     let histogram: VigilMetrics.Histogram
-    init(histogram: VigilMetrics.Histogram) { self.histogram = histogram }
+    init(_ family: HistogramFamily, _ values: [String]) {
+        self.family = family
+        self.histogram = family.labels(values)
+    }
+    func removeSeries() { family.remove(series: histogram) }
     func record(_ value: Int64) { histogram.observe(Double(value)) }
     func record(_ value: Double) { histogram.observe(value) }
     func recordNanoseconds(_ duration: Int64) { histogram.observe(Duration.nanoseconds(duration)) }

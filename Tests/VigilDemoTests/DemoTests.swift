@@ -2,6 +2,7 @@ import Logging
 import Vigil
 @testable import VigilDemo
 import VigilSidecar
+import VigilTestSupport
 import XCTest
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Logging
 import Vigil
 import VigilSidecar
+import VigilTestSupport
 import XCTest
 
 /// The sidecar's services run for real: its server on a loopback port, its sampler on this

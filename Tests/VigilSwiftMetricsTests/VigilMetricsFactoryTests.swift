@@ -91,4 +91,28 @@ final class VigilMetricsFactoryTests: XCTestCase {
         let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(process.terminationStatus, 0, said)
     }
+
+    func testDestroyTakesTheHandlersSeriesOutOfTheNextScrape() throws {
+        let registry = Registry()
+        let factory = VigilMetricsFactory(registry: registry)
+        let kept = Metrics.Counter(label: "jobs", dimensions: [("queue", "kept")], factory: factory)
+        let dropped = Metrics.Counter(label: "jobs", dimensions: [("queue", "dropped")], factory: factory)
+        let meter = Meter(label: "workers", dimensions: [("pool", "a")], factory: factory)
+        let timer = Metrics.Timer(label: "step", dimensions: [("step", "b")], factory: factory)
+        kept.increment()
+        dropped.increment()
+        meter.set(3)
+        timer.recordMilliseconds(5)
+        dropped.destroy()
+        meter.destroy()
+        timer.destroy()
+        let text = registry.renderString()
+        XCTAssertTrue(text.contains("jobs_total{queue=\"kept\"} 1"), text)
+        XCTAssertFalse(text.contains("queue=\"dropped\""), text)
+        XCTAssertFalse(text.contains("workers{"), text)
+        XCTAssertFalse(text.contains("step=\"b\""), text)
+        // Made again, it starts afresh.
+        Metrics.Counter(label: "jobs", dimensions: [("queue", "dropped")], factory: factory).increment()
+        XCTAssertTrue(registry.renderString().contains("jobs_total{queue=\"dropped\"} 1"))
+    }
 }

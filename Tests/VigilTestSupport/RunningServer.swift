@@ -4,23 +4,22 @@ import Vigil
 
 // The harness these tests run a sidecar in: the run in a child task under ServiceLifecycle's
 // graceful-shutdown test trigger (what SIGTERM does in `vigil serve`), scraped over loopback.
-// VigilDemoTests has the same file; both move to VigilTestSupport when the kit has them.
 
 /// A server running in a child task until the test shuts it down.
-struct RunningServer: Sendable {
+public struct RunningServer: Sendable {
     /// The port `onListening` reported.
-    let port: Int
+    public let port: Int
     let trigger: GracefulShutdownTestTrigger
     let state: RunState
     let http = HTTPClient(maximumBodyBytes: 16 << 20)
 
     /// `GET path` on the server.
-    func get(_ path: String) async throws(HTTPClientError) -> HTTPResponse {
+    public func get(_ path: String) async throws(HTTPClientError) -> HTTPResponse {
         try await http.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)\(path)", timeout: .seconds(5)))
     }
 
     /// The samples of a scrape of /metrics, by series as written (`name{label="value",…}`).
-    func scrape() async throws -> [String: Double] {
+    public func scrape() async throws -> [String: Double] {
         let response = try await get("/metrics")
         guard response.status == 200 else { throw HarnessError("GET /metrics answered \(response.status)") }
         var samples: [String: Double] = [:]
@@ -32,7 +31,7 @@ struct RunningServer: Sendable {
     }
 
     /// Whether a connection to the port is refused: nothing listens there any more.
-    func refusesConnections() async -> Bool {
+    public func refusesConnections() async -> Bool {
         do {
             _ = try await get("/-/healthy")
             return false
@@ -42,7 +41,7 @@ struct RunningServer: Sendable {
     }
 
     /// Triggers the graceful shutdown and waits for the run to return; how long it took.
-    func shutDown() async throws -> Duration {
+    public func shutDown() async throws -> Duration {
         let started = ContinuousClock.now
         trigger.triggerGracefulShutdown()
         try await waitUntil(timeout: .seconds(20), "the server to stop after graceful shutdown") { state.finished != nil }
@@ -53,7 +52,7 @@ struct RunningServer: Sendable {
 
 /// Runs `run` (a sidecar's or the demo's) until `body` is done, then shuts it down gracefully
 /// unless `body` did. When `body` throws, the run is cancelled instead.
-func withRunningServer(
+public func withRunningServer(
     _ run: @escaping @Sendable (_ onListening: @escaping @Sendable (Int) -> Void) async throws -> Void,
     _ body: (RunningServer) async throws -> Void
 ) async throws {
@@ -79,12 +78,12 @@ func withRunningServer(
 }
 
 /// What the run's task has reported so far.
-final class RunState: Sendable {
-    enum Outcome: CustomStringConvertible {
+public final class RunState: Sendable {
+    public enum Outcome: Sendable, CustomStringConvertible {
         case returned(at: ContinuousClock.Instant)
         case threw(String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .returned: "returned"
             case .threw(let error): "threw \(error)"
@@ -94,26 +93,13 @@ final class RunState: Sendable {
 
     private let state = Mutex<(port: Int?, finished: Outcome?)>((nil, nil))
 
-    var port: Int? { state.withLock { $0.port } }
-    var finished: Outcome? { state.withLock { $0.finished } }
+    public var port: Int? { state.withLock { $0.port } }
+    public var finished: Outcome? { state.withLock { $0.finished } }
     func listening(on port: Int) { state.withLock { $0.port = port } }
     func finish(_ outcome: Outcome) { state.withLock { $0.finished = outcome } }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Waits until `condition` holds, looking every few milliseconds; throws naming `what` once
-/// `timeout` has passed. A stand-in for VigilTestSupport's `waitUntil`, same signature.
-func waitUntil(
-    timeout: Duration = .seconds(10), _ what: String, file: StaticString = #filePath, line: UInt = #line,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !(try await condition()) {
-        guard ContinuousClock.now < deadline else { throw HarnessError("\(file):\(line): waited \(timeout) for \(what), in vain") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
+public struct HarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
