@@ -112,8 +112,8 @@ public final class HTTPClient: Sendable {
             vigil_curl_set_string(easy, CURLOPT_URL, request.url)
             vigil_curl_set_string(easy, CURLOPT_USERAGENT, Self.userAgent)
             vigil_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
-            vigil_curl_set_long(easy, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
-            vigil_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(Self.milliseconds(request.timeout), 10_000))
+            vigil_curl_set_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.milliseconds(atLeast: 1))
+            vigil_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(request.timeout.milliseconds(atLeast: 1), 10_000))
             vigil_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
             vigil_curl_set_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList))
             vigil_curl_set_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
@@ -170,11 +170,6 @@ public final class HTTPClient: Sendable {
             vigil_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
             return .success(HTTPResponse(status: status, headers: transfer.headers, body: transfer.body))
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 }
 

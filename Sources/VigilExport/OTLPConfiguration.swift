@@ -61,31 +61,3 @@ public struct OTLPConfiguration: Sendable {
         return c
     }
 }
-
-/// Exponential backoff with jitter between attempts.
-public struct RetryPolicy: Sendable, Equatable {
-    /// Attempts in all, the first included.
-    public var maxAttempts = 5
-    public var initialBackoff: Duration = .seconds(1)
-    public var maxBackoff: Duration = .seconds(30)
-    public var multiplier = 2.0
-    /// The longest `Retry-After` honoured; a longer one gives up instead of waiting.
-    public var maxRetryAfter: Duration = .seconds(60)
-
-    public init() {}
-
-    /// The wait before attempt `attempt + 1`: the exponential step, with a uniformly random
-    /// half of it taken off so that many clients do not retry in step.
-    public func backoff(after attempt: Int) -> Duration {
-        let base = Double(initialBackoff.components.seconds) + Double(initialBackoff.components.attoseconds) / 1e18
-        let cap = Double(maxBackoff.components.seconds) + Double(maxBackoff.components.attoseconds) / 1e18
-        let step = min(cap, base * pow(multiplier, Double(attempt - 1)))
-        return .seconds(step / 2 + Double.random(in: 0...(step / 2)))
-    }
-
-    private func pow(_ x: Double, _ y: Double) -> Double {
-        var result = 1.0
-        for _ in 0..<Int(y) { result *= x }
-        return result
-    }
-}

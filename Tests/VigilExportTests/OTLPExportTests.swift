@@ -217,7 +217,9 @@ final class OTLPExportTests: XCTestCase {
         let result = await exporter.export([])
         guard case .failure(let reason) = result else { return XCTFail("\(result)") }
         XCTAssertFalse(reason.contains("hunter2"), reason)
-        XCTAssertTrue(reason.contains("REDACTED@127.0.0.1"), reason)
+        XCTAssertTrue(reason.hasPrefix("POST http://REDACTED@127.0.0.1:1/v1/traces: "), reason)
+        XCTAssertTrue(reason.contains("(curl error 7)"), reason)
+        XCTAssertTrue(reason.hasSuffix("(1 attempt)"), reason)
         XCTAssertEqual(Redaction.url("https://a:b@host:8/p?q=1"), "https://REDACTED@host:8/p?q=1")
         XCTAssertEqual(Redaction.url("https://host/p@x"), "https://host/p@x")
     }

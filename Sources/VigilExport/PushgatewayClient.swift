@@ -62,7 +62,7 @@ public final class PushgatewayClient: Sendable {
         return "@base64" + "/" + encoded
     }
 
-    /// Pushes once with `method`. Retries connection failures and 5xx with backoff; a 4xx is final.
+    /// Pushes once with `method`, trying again as `configuration.retry` says (`RetryPolicy`).
     @discardableResult
     public func push(_ method: Method = .put) async -> Result<Void, PushError> {
         var headers: [(name: String, value: String)] = []
@@ -77,31 +77,9 @@ public final class PushgatewayClient: Sendable {
         }
         if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
         let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout)
-        let result = await send(request)
+        let result = await configuration.retry.send(request, with: client).map { _ in () }
         pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
         return result
-    }
-
-    private func send(_ request: HTTPRequest) async -> Result<Void, PushError> {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let response = try await client.send(request)
-                if (200..<300).contains(response.status) { return .success(()) }
-                let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
-                guard response.status >= 500, attempt < configuration.retry.maxAttempts else {
-                    return .failure(PushError(description: "\(request.method) \(Redaction.url(request.url)): HTTP \(response.status): \(detail)"))
-                }
-            } catch {
-                guard error.isTransient, attempt < configuration.retry.maxAttempts else {
-                    return .failure(PushError(description: "\(request.method) \(error) after \(attempt) attempt(s)"))
-                }
-            }
-            do { try await Task.sleep(for: configuration.retry.backoff(after: attempt)) } catch {
-                return .failure(PushError(description: "push to \(Redaction.url(request.url)) cancelled"))
-            }
-        }
     }
 
     /// Pushes every `interval` until the task is cancelled, then once more, so that a short job's
@@ -126,8 +104,4 @@ public enum PushAuthentication: Sendable {
         case let .bearer(token): "Bearer " + token
         }
     }
-}
-
-public struct PushError: Error, CustomStringConvertible, Sendable {
-    public var description: String
 }
