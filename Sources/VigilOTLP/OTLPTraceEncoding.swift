@@ -118,51 +118,36 @@ public enum OTLPJSON {
         out.string(scope.name)
         out.raw(",\"version\":")
         out.string(scope.version)
-        out.raw("},\"spans\":[")
-        for (i, span) in spans.enumerated() {
-            if i > 0 { out.raw(",") }
-            encodeSpan(&out, span)
-        }
-        out.raw("]}]}]}")
+        out.raw("},\"spans\":")
+        out.list(spans, encodeSpan)
+        out.raw("}]}]}")
         return out.bytes
     }
 
     static func encodeSpan(_ out: inout JSONWriter, _ span: SpanData) {
-        out.raw("{\"traceId\":\"\(span.context.traceID)\",\"spanId\":\"\(span.context.spanID)\"")
-        if !span.context.traceState.members.isEmpty {
-            out.raw(",\"traceState\":")
-            out.string(span.context.traceState.description)
-        }
+        ids(&out, span.context)
         if let parent = span.parentSpanID { out.raw(",\"parentSpanId\":\"\(parent)\"") }
         out.raw(",\"flags\":\(span.context.traceFlags),\"name\":")
         out.string(span.name)
         out.raw(",\"kind\":\(span.kind.rawValue),\"startTimeUnixNano\":\"\(span.startTimeUnixNano)\",\"endTimeUnixNano\":\"\(span.endTimeUnixNano)\",\"attributes\":")
         out.attributes(span.attributes)
         if span.droppedAttributes > 0 { out.raw(",\"droppedAttributesCount\":\(span.droppedAttributes)") }
-        out.raw(",\"events\":[")
-        for (i, event) in span.events.enumerated() {
-            if i > 0 { out.raw(",") }
+        out.raw(",\"events\":")
+        out.list(span.events) { out, event in
             out.raw("{\"timeUnixNano\":\"\(event.timeUnixNano)\",\"name\":")
             out.string(event.name)
             out.raw(",\"attributes\":")
             out.attributes(event.attributes)
             out.raw("}")
         }
-        out.raw("]")
         if span.droppedEvents > 0 { out.raw(",\"droppedEventsCount\":\(span.droppedEvents)") }
-        out.raw(",\"links\":[")
-        for (i, link) in span.links.enumerated() {
-            if i > 0 { out.raw(",") }
-            out.raw("{\"traceId\":\"\(link.context.traceID)\",\"spanId\":\"\(link.context.spanID)\"")
-            if !link.context.traceState.members.isEmpty {
-                out.raw(",\"traceState\":")
-                out.string(link.context.traceState.description)
-            }
+        out.raw(",\"links\":")
+        out.list(span.links) { out, link in
+            ids(&out, link.context)
             out.raw(",\"attributes\":")
             out.attributes(link.attributes)
             out.raw(",\"flags\":\(OTLPProtobuf.linkFlags(link.context))}")
         }
-        out.raw("]")
         if span.droppedLinks > 0 { out.raw(",\"droppedLinksCount\":\(span.droppedLinks)") }
         switch span.status {
         case .unset: out.raw(",\"status\":{}")
@@ -173,5 +158,14 @@ public enum OTLPJSON {
             out.raw(",\"code\":2}")
         }
         out.raw("}")
+    }
+
+    /// Opens a Span or a Link object with its `traceId`, `spanId` and (when set) `traceState`.
+    static func ids(_ out: inout JSONWriter, _ context: SpanContext) {
+        out.raw("{\"traceId\":\"\(context.traceID)\",\"spanId\":\"\(context.spanID)\"")
+        if !context.traceState.members.isEmpty {
+            out.raw(",\"traceState\":")
+            out.string(context.traceState.description)
+        }
     }
 }
