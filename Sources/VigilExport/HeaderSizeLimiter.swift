@@ -26,7 +26,8 @@ final class HeaderSizeLimiter: ChannelInboundHandler {
             }
             if seen > limit {
                 let response = "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: response))).whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: response))).assumeIsolated()
+                    .whenComplete { _ in context.close(promise: nil) }
                 return
             }
         }

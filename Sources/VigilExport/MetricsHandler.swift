@@ -97,19 +97,15 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         Self.renderQueue.async {
             let start = ContinuousClock.now
-            var body = registry.render(format)
-            var compressed = false
-            if gzip, let packed = try? Gzip.compress(body, level: 1) {
-                body = packed
-                compressed = true
-            }
+            let text = registry.render(format)
+            let packed = gzip ? try? Gzip.compress(text, level: 1) : nil
             metrics.duration.observe(start.duration(to: .now))
             loop.execute {
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: format.contentType)
                 headers.add(name: "Vary", value: "Accept, Accept-Encoding")
-                if compressed { headers.add(name: "Content-Encoding", value: "gzip") }
-                handler.value.respond(boundContext.value, request, status: .ok, bytes: body, extraHeaders: headers)
+                if packed != nil { headers.add(name: "Content-Encoding", value: "gzip") }
+                handler.value.respond(boundContext.value, request, status: .ok, bytes: packed ?? text, extraHeaders: headers)
             }
         }
     }
@@ -154,6 +150,6 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 }

@@ -30,17 +30,17 @@ final class OTLPExportTests: XCTestCase {
     func makeTree(_ tracer: Tracer) async throws -> [String: SpanContext] {
         var ids: [String: SpanContext] = [:]
         let link = SpanContext(traceID: .random(), spanID: .random(), isRemote: true)
-        try await tracer.withSpan("request", kind: .server, attributes: [
+        await tracer.withSpan("request", kind: .server, attributes: [
             Attribute("http.method", "GET"), Attribute("retries", 3), Attribute("ratio", 0.25), Attribute("cached", true),
             Attribute("tags", .stringArray(["a", "b"])), Attribute("codes", .intArray([200, 404])),
         ]) { root in
             ids["request"] = root.context
             root.addLink(SpanLink(link, attributes: [Attribute("why", "retry-of")]))
-            await tracer.withSpan("tokenize") { span in
+            tracer.withSpan("tokenize") { span in
                 ids["tokenize"] = span.context
                 span.addEvent("batch", attributes: [Attribute("size", 12)])
             }
-            let child = await Task { await tracer.withSpan("embed", kind: .client) { span in span.context } }.value
+            let child = await Task { tracer.withSpan("embed", kind: .client) { span in span.context } }.value
             ids["embed"] = child
             let onLoop = tracer.startSpan("write", parent: .context(root.context))
             onLoop.recordError(WriteError.diskFull)
