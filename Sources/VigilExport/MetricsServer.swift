@@ -13,8 +13,11 @@ import VigilMetrics
 public final class MetricsServer: Sendable {
     /// Where to listen and what a connection may do.
     public struct Configuration: Sendable {
+        /// The address to listen on; loopback by default, so nothing is exposed unasked.
         public var host = "127.0.0.1"
+        /// The port; 0 picks a free one (see `localPort`).
         public var port = 9464
+        /// Where the metrics are served.
         public var metricsPath = "/metrics"
         /// Requests must carry these credentials when set.
         public var auth: Authentication?
@@ -27,9 +30,11 @@ public final class MetricsServer: Sendable {
         /// A request body larger than this gets 413 (scrapes have none).
         public var maxBodyBytes = 64 * 1024
 
+        /// Loopback, port 9464, `/metrics`, no credentials.
         public init() {}
     }
 
+    /// What the server was started with.
     public let configuration: Configuration
     let registry: Registry
     private let channel: any Channel

@@ -3,6 +3,7 @@ import VigilTracing
 
 /// Where and how trace batches are sent, with the OpenTelemetry exporter variables.
 public struct OTLPConfiguration: Sendable {
+    /// The request body format, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
     public enum Encoding: String, Sendable {
         case protobuf = "http/protobuf"
         case json = "http/json"
@@ -12,11 +13,16 @@ public struct OTLPConfiguration: Sendable {
     public var tracesEndpoint: String
     /// Extra headers (credentials among them: never logged).
     public var headers: [(name: String, value: String)]
+    /// Whether bodies are sent gzip-compressed (`Content-Encoding: gzip`).
     public var gzip: Bool
+    /// The longest one attempt may take.
     public var timeout: Duration
+    /// Protobuf (the default) or JSON.
     public var encoding: Encoding
+    /// What is tried again and how long it waits.
     public var retry: RetryPolicy
 
+    /// A local collector's default endpoint, protobuf, gzip, a 10 s time-out and the default retries.
     public init(tracesEndpoint: String = "http://localhost:4318/v1/traces", headers: [(name: String, value: String)] = [],
                 gzip: Bool = true, timeout: Duration = .seconds(10), encoding: Encoding = .protobuf, retry: RetryPolicy = RetryPolicy()) {
         self.tracesEndpoint = tracesEndpoint

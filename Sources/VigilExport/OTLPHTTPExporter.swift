@@ -12,6 +12,7 @@ import VigilTracing
 /// rule set, the Pushgateway client's too.
 /// Runs on the batch processor's task, its transfers on the HTTP client's thread.
 public final class OTLPHTTPExporter: SpanExporter {
+    /// Where and how batches are sent.
     public let configuration: OTLPConfiguration
     let resource: TelemetryResource
     let scope: InstrumentationScope
@@ -19,6 +20,7 @@ public final class OTLPHTTPExporter: SpanExporter {
     let pushes: CounterFamily?
     private let lastError = Locked<String?>(nil)
 
+    /// - Parameter registry: where `vigil_push_total{target="otlp"}` is counted (nil: nowhere).
     public init(configuration: OTLPConfiguration = .fromEnvironment(), resource: TelemetryResource,
                 scope: InstrumentationScope = InstrumentationScope(), client: HTTPClient = HTTPClient(), registry: Registry? = nil) {
         self.configuration = configuration

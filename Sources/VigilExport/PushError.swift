@@ -15,10 +15,13 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
         case cancelled(after: Cause)
     }
 
+    /// The request's method.
     public var method: String
     /// The URL, with any user name and password replaced by `REDACTED`.
     public var url: String
+    /// The attempts made, the first included.
     public var attempts: Int
+    /// What ended the push (for the last attempt, or the wait after it).
     public var cause: Cause
 
     public var description: String {

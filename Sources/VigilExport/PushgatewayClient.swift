@@ -6,16 +6,24 @@ import VigilMetrics
 /// `DELETE` removes the group. The grouping key is the URL path `/metrics/job/<job>/<label>/<value>`,
 /// with the `@base64` form for values that hold `/` or are empty.
 public final class PushgatewayClient: Sendable {
+    /// Where to push, under which grouping key, and how.
     public struct Configuration: Sendable {
+        /// The Pushgateway's base URL, such as `http://127.0.0.1:9091`.
         public var url: String
+        /// The `job` label of the grouping key.
         public var job: String
         /// Further grouping labels, such as `instance`.
         public var grouping: [(name: String, value: String)]
+        /// Credentials sent with every push.
         public var auth: PushAuthentication?
+        /// Whether bodies are sent gzip-compressed.
         public var gzip = true
+        /// The longest one attempt may take.
         public var timeout: Duration = .seconds(10)
+        /// What is tried again and how long it waits.
         public var retry = RetryPolicy()
 
+        /// A configuration with gzip, a 10 s time-out and the default retries.
         public init(url: String, job: String, grouping: [(name: String, value: String)] = [], auth: PushAuthentication? = nil) {
             self.url = url
             self.job = job
@@ -24,8 +32,11 @@ public final class PushgatewayClient: Sendable {
         }
     }
 
+    /// How a push treats the group's metrics: `PUT` replaces them all, `POST` only those of the same
+    /// names, `DELETE` removes the group.
     public enum Method: String, Sendable { case put = "PUT", post = "POST", delete = "DELETE" }
 
+    /// Where and how pushes go.
     public let configuration: Configuration
     let registry: Registry
     let client: HTTPClient
@@ -95,7 +106,9 @@ public final class PushgatewayClient: Sendable {
 
 /// Credentials for a push target. Never logged.
 public enum PushAuthentication: Sendable {
+    /// `Authorization: Basic base64(username:password)`.
     case basic(username: String, password: String)
+    /// `Authorization: Bearer token`.
     case bearer(token: String)
 
     var headerValue: String {

@@ -23,6 +23,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The longest `Retry-After` honoured; a longer one gives up instead of waiting.
     public var maxRetryAfter: Duration = .seconds(60)
 
+    /// Five attempts, backoff from 1 s doubling up to 30 s, `Retry-After` honoured up to 60 s.
     public init() {}
 
     /// The wait before attempt `attempt + 1`: the exponential step, with a uniformly random

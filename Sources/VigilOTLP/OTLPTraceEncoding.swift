@@ -3,9 +3,12 @@ import VigilTracing
 
 /// The instrumentation scope Vigil reports its spans under.
 public struct InstrumentationScope: Sendable, Equatable {
+    /// `InstrumentationScope.name`.
     public var name: String
+    /// `InstrumentationScope.version`.
     public var version: String
 
+    /// Vigil itself, at this version, by default.
     public init(name: String = "vigil", version: String = VigilVersion.current) {
         self.name = name
         self.version = version
@@ -15,6 +18,7 @@ public struct InstrumentationScope: Sendable, Equatable {
 /// Encodes `ExportTraceServiceRequest` (opentelemetry-proto, collector/trace/v1) as protobuf.
 /// Field numbers are cited from trace.proto, resource.proto and common.proto.
 public enum OTLPProtobuf {
+    /// One request holding `spans`, all under `resource` and `scope`.
     public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
         var w = ProtobufWriter(capacity: 256 + spans.count * 192)
         // ExportTraceServiceRequest.resource_spans = 1
@@ -110,6 +114,7 @@ public enum OTLPProtobuf {
 /// exceptions (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): ids as hex
 /// strings, lowerCamelCase keys, enums as integers, 64-bit integers as decimal strings.
 public enum OTLPJSON {
+    /// One request holding `spans`, all under `resource` and `scope`, on one line.
     public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
         var out = JSONWriter()
         out.raw("{\"resourceSpans\":[{\"resource\":{\"attributes\":")
