@@ -2,6 +2,7 @@ import CZlib
 
 /// gzip (RFC 1952) through zlib, for scrape responses and trace batches.
 public enum Gzip {
+    /// zlib refused the data or ran out of room; the description says which.
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public var description: String
     }

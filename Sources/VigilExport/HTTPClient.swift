@@ -5,12 +5,18 @@ import VigilSupport
 
 /// An HTTP request for a push target.
 public struct HTTPRequest: Sendable {
+    /// `GET`, `HEAD`, `PUT`, `POST`, `DELETE` or any other token; others than GET and HEAD send `body`.
     public var method: String
+    /// The absolute URL; credentials in it are sent and never logged.
     public var url: String
+    /// Header fields, in order; libcurl adds `Host`, `User-Agent` and `Content-Length`.
     public var headers: [(name: String, value: String)]
+    /// The bytes sent (ignored by GET and HEAD).
     public var body: [UInt8]
+    /// The longest the whole transfer may take; connecting takes at most 10 s of it.
     public var timeout: Duration
 
+    /// A request; by default a body-less one with a 10 s time-out.
     public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [], timeout: Duration = .seconds(10)) {
         self.method = method
         self.url = url
@@ -22,11 +28,14 @@ public struct HTTPRequest: Sendable {
 
 /// What came back.
 public struct HTTPResponse: Sendable {
+    /// The HTTP status code.
     public var status: Int
+    /// The final response's header fields, in order (those of redirects and `100 Continue` dropped).
     public var headers: [(name: String, value: String)]
     /// At most the client's `maximumBodyBytes`; the rest is read and discarded.
     public var body: [UInt8]
 
+    /// The first value of header `name`, compared without regard to case.
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
@@ -36,6 +45,7 @@ public struct HTTPResponse: Sendable {
 public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
     /// libcurl's code (CURLcode).
     public var code: Int
+    /// libcurl's wording of the error (`curl_easy_strerror`).
     public var message: String
     /// The URL, with any user name and password replaced by `REDACTED`.
     public var url: String
@@ -53,6 +63,7 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
 public final class HTTPClient: Sendable {
     /// Response bodies past this many bytes are discarded: a push target's answer is short.
     public let maximumBodyBytes: Int
+    /// `vigil/<version> libcurl/<version>`, sent with every request.
     public static let userAgent = "vigil/\(VigilVersion.current) " + (String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
 
     private let queue = DispatchQueue(label: "vigil.http-client")
@@ -60,6 +71,7 @@ public final class HTTPClient: Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
+    /// A client with its own libcurl handle and thread.
     public init(maximumBodyBytes: Int = 64 * 1024) {
         self.maximumBodyBytes = maximumBodyBytes
         _ = Self.globalInit
@@ -112,8 +124,8 @@ public final class HTTPClient: Sendable {
             vigil_curl_set_string(easy, CURLOPT_URL, request.url)
             vigil_curl_set_string(easy, CURLOPT_USERAGENT, Self.userAgent)
             vigil_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
-            vigil_curl_set_long(easy, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
-            vigil_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(Self.milliseconds(request.timeout), 10_000))
+            vigil_curl_set_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.milliseconds(atLeast: 1))
+            vigil_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(request.timeout.milliseconds(atLeast: 1), 10_000))
             vigil_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
             vigil_curl_set_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList))
             vigil_curl_set_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
@@ -170,11 +182,6 @@ public final class HTTPClient: Sendable {
             vigil_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
             return .success(HTTPResponse(status: status, headers: transfer.headers, body: transfer.body))
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 }
 

@@ -3,6 +3,7 @@ import VigilTracing
 
 /// Where and how trace batches are sent, with the OpenTelemetry exporter variables.
 public struct OTLPConfiguration: Sendable {
+    /// The request body format, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
     public enum Encoding: String, Sendable {
         case protobuf = "http/protobuf"
         case json = "http/json"
@@ -12,11 +13,16 @@ public struct OTLPConfiguration: Sendable {
     public var tracesEndpoint: String
     /// Extra headers (credentials among them: never logged).
     public var headers: [(name: String, value: String)]
+    /// Whether bodies are sent gzip-compressed (`Content-Encoding: gzip`).
     public var gzip: Bool
+    /// The longest one attempt may take.
     public var timeout: Duration
+    /// Protobuf (the default) or JSON.
     public var encoding: Encoding
+    /// What is tried again and how long it waits.
     public var retry: RetryPolicy
 
+    /// A local collector's default endpoint, protobuf, gzip, a 10 s time-out and the default retries.
     public init(tracesEndpoint: String = "http://localhost:4318/v1/traces", headers: [(name: String, value: String)] = [],
                 gzip: Bool = true, timeout: Duration = .seconds(10), encoding: Encoding = .protobuf, retry: RetryPolicy = RetryPolicy()) {
         self.tracesEndpoint = tracesEndpoint
@@ -59,33 +65,5 @@ public struct OTLPConfiguration: Sendable {
         if let ms = value("TIMEOUT").flatMap({ Int($0) }), ms > 0 { c.timeout = .milliseconds(ms) }
         if let encoding = value("PROTOCOL").flatMap(Encoding.init(rawValue:)) { c.encoding = encoding }
         return c
-    }
-}
-
-/// Exponential backoff with jitter between attempts.
-public struct RetryPolicy: Sendable, Equatable {
-    /// Attempts in all, the first included.
-    public var maxAttempts = 5
-    public var initialBackoff: Duration = .seconds(1)
-    public var maxBackoff: Duration = .seconds(30)
-    public var multiplier = 2.0
-    /// The longest `Retry-After` honoured; a longer one gives up instead of waiting.
-    public var maxRetryAfter: Duration = .seconds(60)
-
-    public init() {}
-
-    /// The wait before attempt `attempt + 1`: the exponential step, with a uniformly random
-    /// half of it taken off so that many clients do not retry in step.
-    public func backoff(after attempt: Int) -> Duration {
-        let base = Double(initialBackoff.components.seconds) + Double(initialBackoff.components.attoseconds) / 1e18
-        let cap = Double(maxBackoff.components.seconds) + Double(maxBackoff.components.attoseconds) / 1e18
-        let step = min(cap, base * pow(multiplier, Double(attempt - 1)))
-        return .seconds(step / 2 + Double.random(in: 0...(step / 2)))
-    }
-
-    private func pow(_ x: Double, _ y: Double) -> Double {
-        var result = 1.0
-        for _ in 0..<Int(y) { result *= x }
-        return result
     }
 }

@@ -8,10 +8,11 @@ import VigilTracing
 /// (https://opentelemetry.io/docs/specs/otlp/#otlphttp), gzip-compressed by default.
 ///
 /// Responses are handled as the specification says: 2xx is delivered (a `partial_success`
-/// counts its rejected spans); 429, 502, 503 and 504 and failed connections are retried with
-/// exponential backoff and jitter, honouring `Retry-After`; any other status is final.
+/// counts its rejected spans); what is retried, and how long it waits, is `RetryPolicy`'s one
+/// rule set, the Pushgateway client's too.
 /// Runs on the batch processor's task, its transfers on the HTTP client's thread.
 public final class OTLPHTTPExporter: SpanExporter {
+    /// Where and how batches are sent.
     public let configuration: OTLPConfiguration
     let resource: TelemetryResource
     let scope: InstrumentationScope
@@ -19,6 +20,7 @@ public final class OTLPHTTPExporter: SpanExporter {
     let pushes: CounterFamily?
     private let lastError = Locked<String?>(nil)
 
+    /// - Parameter registry: where `vigil_push_total{target="otlp"}` is counted (nil: nowhere).
     public init(configuration: OTLPConfiguration = .fromEnvironment(), resource: TelemetryResource,
                 scope: InstrumentationScope = InstrumentationScope(), client: HTTPClient = HTTPClient(), registry: Registry? = nil) {
         self.configuration = configuration
@@ -56,41 +58,9 @@ public final class OTLPHTTPExporter: SpanExporter {
     }
 
     private func send(_ batch: [SpanData]) async -> SpanExportResult {
-        let request = request(for: batch)
-        let policy = configuration.retry
-        var attempt = 0
-        while true {
-            attempt += 1
-            var wait: Duration
-            do {
-                let response = try await client.send(request)
-                switch response.status {
-                case 200..<300:
-                    return Self.partialSuccess(response)
-                case 429, 502, 503, 504:
-                    let asked = response.header("Retry-After").flatMap { RetryAfter.delay($0, now: SystemClock.wallSeconds()) }
-                    if let asked, asked > policy.maxRetryAfter {
-                        return .failure(reason: "HTTP \(response.status) from \(Redaction.url(request.url)) asks to retry after \(asked), longer than \(policy.maxRetryAfter)")
-                    }
-                    wait = asked ?? policy.backoff(after: attempt)
-                    if attempt >= policy.maxAttempts {
-                        return .failure(reason: "HTTP \(response.status) from \(Redaction.url(request.url)) after \(attempt) attempts")
-                    }
-                default:
-                    let detail = String(decoding: response.body.prefix(200), as: UTF8.self)
-                    return .failure(reason: "HTTP \(response.status) from \(Redaction.url(request.url)), not retried: \(detail)")
-                }
-            } catch {
-                guard error.isTransient, attempt < policy.maxAttempts else {
-                    return .failure(reason: "\(error) after \(attempt) attempt(s)")
-                }
-                wait = policy.backoff(after: attempt)
-            }
-            do {
-                try await Task.sleep(for: wait)
-            } catch {
-                return .failure(reason: "export cancelled while waiting to retry \(Redaction.url(request.url))")
-            }
+        switch await configuration.retry.send(request(for: batch), with: client) {
+        case .success(let response): Self.partialSuccess(response)
+        case .failure(let error): .failure(reason: error.description)
         }
     }
 

@@ -9,10 +9,13 @@ import VigilSupport
 enum RetryAfter {
     /// The delay it asks for, measured from `now` (seconds since the epoch); nil if it does not parse.
     static func delay(_ value: String, now: Double) -> Duration? {
-        let text = String(value.trimmed())
-        if let seconds = Int(text), seconds >= 0 { return .seconds(seconds) }
-        guard let date = httpDate(text) else { return nil }
-        return .milliseconds(Int(max(0, date - now) * 1000))
+        let text = value.trimmed()
+        if !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+            // delay-seconds = 1*DIGIT; more digits than an Int holds is a wait longer than any cap.
+            return .seconds(Int(text) ?? Int.max)
+        }
+        guard let date = httpDate(String(text)) else { return nil }
+        return .seconds(max(0, date - now))
     }
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -32,7 +35,8 @@ enum RetryAfter {
         } else if words.count == 5, let m = months.firstIndex(of: words[1]), let d = Int(words[2]), let y = Int(words[4]) {
             (day, month, year, time) = (d, m, y, words[3])  // asctime
         }
-        guard let day, let month, let year, let time else { return nil }
+        // Years past 9999 do not fit `tm` on every platform, and no server means them.
+        guard let day, let month, let year, (1900...9999).contains(year), let time else { return nil }
         let clock = time.split(separator: ":").compactMap { Int($0) }
         guard clock.count == 3, (1...31).contains(day), (0...23).contains(clock[0]), (0...59).contains(clock[1]), (0...60).contains(clock[2]) else { return nil }
         var parts = tm()

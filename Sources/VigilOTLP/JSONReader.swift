@@ -27,7 +27,8 @@ enum JSONValue: Equatable {
         return nil
     }
 
-    /// Parses a whole document; nil if it is not valid JSON or nests deeper than `maxDepth`.
+    /// Parses a whole document; nil if it is not valid JSON or nests more than `maxDepth` arrays
+    /// and objects deep. Never traps, whatever the bytes.
     static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = 64) -> JSONValue? {
         var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
         guard let value = parser.value(depth: 0) else { return nil }
@@ -45,13 +46,13 @@ private struct JSONParser {
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
     }
 
+    /// The value at `index`; `depth` counts the arrays and objects around it.
     mutating func value(depth: Int) -> JSONValue? {
-        guard depth <= maxDepth else { return nil }
         skipWhitespace()
         guard index < bytes.count else { return nil }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return object(depth: depth)
-        case UInt8(ascii: "["): return array(depth: depth)
+        case UInt8(ascii: "{"): return depth < maxDepth ? object(depth: depth + 1) : nil
+        case UInt8(ascii: "["): return depth < maxDepth ? array(depth: depth + 1) : nil
         case UInt8(ascii: "\""): return string().map(JSONValue.string)
         case UInt8(ascii: "t"): return literal("true", .bool(true))
         case UInt8(ascii: "f"): return literal("false", .bool(false))
@@ -81,7 +82,7 @@ private struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
-            guard let member = value(depth: depth + 1) else { return nil }
+            guard let member = value(depth: depth) else { return nil }
             members[key] = member
             skipWhitespace()
             guard index < bytes.count else { return nil }
@@ -101,7 +102,7 @@ private struct JSONParser {
             return .array(elements)
         }
         while true {
-            guard let element = value(depth: depth + 1) else { return nil }
+            guard let element = value(depth: depth) else { return nil }
             elements.append(element)
             skipWhitespace()
             guard index < bytes.count else { return nil }
@@ -165,10 +166,32 @@ private struct JSONParser {
         return value
     }
 
+    /// A number as RFC 8259 §6 writes it: `-`, then `0` or digits not starting with `0`, then
+    /// optionally `.digits`, then optionally `e`/`E`, a sign and digits.
     mutating func number() -> JSONValue? {
         let start = index
-        while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
-        guard index > start, let n = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { return nil }
-        return .number(n)
+        if next(is: "-") { index += 1 }
+        if next(is: "0") { index += 1 } else if skipDigits() == 0 { return nil }
+        if next(is: ".") {
+            index += 1
+            guard skipDigits() > 0 else { return nil }
+        }
+        if next(is: "e") || next(is: "E") {
+            index += 1
+            if next(is: "+") || next(is: "-") { index += 1 }
+            guard skipDigits() > 0 else { return nil }
+        }
+        return Double(String(decoding: bytes[start..<index], as: UTF8.self)).map(JSONValue.number)
+    }
+
+    func next(is character: Unicode.Scalar) -> Bool {
+        index < bytes.count && bytes[index] == UInt8(ascii: character)
+    }
+
+    /// Moves past ASCII digits; returns how many.
+    mutating func skipDigits() -> Int {
+        let start = index
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        return index - start
     }
 }

@@ -10,17 +10,25 @@ struct JSONWriter {
     /// A JSON string (RFC 8259 §7).
     mutating func string(_ text: String) { JSONText.appendString(text, to: &bytes) }
 
-    mutating func attributes(_ attributes: [Attribute]) {
+    /// A JSON array of `values`, each written by `element`.
+    mutating func list<T>(_ values: [T], _ element: (inout JSONWriter, T) -> Void) {
         raw("[")
-        for (i, attribute) in attributes.enumerated() {
+        for (i, value) in values.enumerated() {
             if i > 0 { raw(",") }
-            raw("{\"key\":")
-            string(attribute.key)
-            raw(",\"value\":")
-            anyValue(attribute.value)
-            raw("}")
+            element(&self, value)
         }
         raw("]")
+    }
+
+    /// `[{"key": …, "value": AnyValue}, …]`
+    mutating func attributes(_ attributes: [Attribute]) {
+        list(attributes) { w, attribute in
+            w.raw("{\"key\":")
+            w.string(attribute.key)
+            w.raw(",\"value\":")
+            w.anyValue(attribute.value)
+            w.raw("}")
+        }
     }
 
     mutating func double(_ value: Double) {
@@ -29,12 +37,9 @@ struct JSONWriter {
 
     mutating func anyValue(_ value: AttributeValue) {
         func array<T>(_ values: [T], _ one: (inout JSONWriter, T) -> Void) {
-            raw("{\"arrayValue\":{\"values\":[")
-            for (i, v) in values.enumerated() {
-                if i > 0 { raw(",") }
-                one(&self, v)
-            }
-            raw("]}}")
+            raw("{\"arrayValue\":{\"values\":")
+            list(values, one)
+            raw("}}")
         }
         switch value {
         case .string(let s):

@@ -3,9 +3,12 @@ import VigilTracing
 
 /// The instrumentation scope Vigil reports its spans under.
 public struct InstrumentationScope: Sendable, Equatable {
+    /// `InstrumentationScope.name`.
     public var name: String
+    /// `InstrumentationScope.version`.
     public var version: String
 
+    /// Vigil itself, at this version, by default.
     public init(name: String = "vigil", version: String = VigilVersion.current) {
         self.name = name
         self.version = version
@@ -15,6 +18,7 @@ public struct InstrumentationScope: Sendable, Equatable {
 /// Encodes `ExportTraceServiceRequest` (opentelemetry-proto, collector/trace/v1) as protobuf.
 /// Field numbers are cited from trace.proto, resource.proto and common.proto.
 public enum OTLPProtobuf {
+    /// One request holding `spans`, all under `resource` and `scope`.
     public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
         var w = ProtobufWriter(capacity: 256 + spans.count * 192)
         // ExportTraceServiceRequest.resource_spans = 1
@@ -110,6 +114,7 @@ public enum OTLPProtobuf {
 /// exceptions (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): ids as hex
 /// strings, lowerCamelCase keys, enums as integers, 64-bit integers as decimal strings.
 public enum OTLPJSON {
+    /// One request holding `spans`, all under `resource` and `scope`, on one line.
     public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
         var out = JSONWriter()
         out.raw("{\"resourceSpans\":[{\"resource\":{\"attributes\":")
@@ -118,51 +123,36 @@ public enum OTLPJSON {
         out.string(scope.name)
         out.raw(",\"version\":")
         out.string(scope.version)
-        out.raw("},\"spans\":[")
-        for (i, span) in spans.enumerated() {
-            if i > 0 { out.raw(",") }
-            encodeSpan(&out, span)
-        }
-        out.raw("]}]}]}")
+        out.raw("},\"spans\":")
+        out.list(spans, encodeSpan)
+        out.raw("}]}]}")
         return out.bytes
     }
 
     static func encodeSpan(_ out: inout JSONWriter, _ span: SpanData) {
-        out.raw("{\"traceId\":\"\(span.context.traceID)\",\"spanId\":\"\(span.context.spanID)\"")
-        if !span.context.traceState.members.isEmpty {
-            out.raw(",\"traceState\":")
-            out.string(span.context.traceState.description)
-        }
+        ids(&out, span.context)
         if let parent = span.parentSpanID { out.raw(",\"parentSpanId\":\"\(parent)\"") }
         out.raw(",\"flags\":\(span.context.traceFlags),\"name\":")
         out.string(span.name)
         out.raw(",\"kind\":\(span.kind.rawValue),\"startTimeUnixNano\":\"\(span.startTimeUnixNano)\",\"endTimeUnixNano\":\"\(span.endTimeUnixNano)\",\"attributes\":")
         out.attributes(span.attributes)
         if span.droppedAttributes > 0 { out.raw(",\"droppedAttributesCount\":\(span.droppedAttributes)") }
-        out.raw(",\"events\":[")
-        for (i, event) in span.events.enumerated() {
-            if i > 0 { out.raw(",") }
+        out.raw(",\"events\":")
+        out.list(span.events) { out, event in
             out.raw("{\"timeUnixNano\":\"\(event.timeUnixNano)\",\"name\":")
             out.string(event.name)
             out.raw(",\"attributes\":")
             out.attributes(event.attributes)
             out.raw("}")
         }
-        out.raw("]")
         if span.droppedEvents > 0 { out.raw(",\"droppedEventsCount\":\(span.droppedEvents)") }
-        out.raw(",\"links\":[")
-        for (i, link) in span.links.enumerated() {
-            if i > 0 { out.raw(",") }
-            out.raw("{\"traceId\":\"\(link.context.traceID)\",\"spanId\":\"\(link.context.spanID)\"")
-            if !link.context.traceState.members.isEmpty {
-                out.raw(",\"traceState\":")
-                out.string(link.context.traceState.description)
-            }
+        out.raw(",\"links\":")
+        out.list(span.links) { out, link in
+            ids(&out, link.context)
             out.raw(",\"attributes\":")
             out.attributes(link.attributes)
             out.raw(",\"flags\":\(OTLPProtobuf.linkFlags(link.context))}")
         }
-        out.raw("]")
         if span.droppedLinks > 0 { out.raw(",\"droppedLinksCount\":\(span.droppedLinks)") }
         switch span.status {
         case .unset: out.raw(",\"status\":{}")
@@ -173,5 +163,14 @@ public enum OTLPJSON {
             out.raw(",\"code\":2}")
         }
         out.raw("}")
+    }
+
+    /// Opens a Span or a Link object with its `traceId`, `spanId` and (when set) `traceState`.
+    static func ids(_ out: inout JSONWriter, _ context: SpanContext) {
+        out.raw("{\"traceId\":\"\(context.traceID)\",\"spanId\":\"\(context.spanID)\"")
+        if !context.traceState.members.isEmpty {
+            out.raw(",\"traceState\":")
+            out.string(context.traceState.description)
+        }
     }
 }

@@ -30,13 +30,10 @@ struct ProtobufReader {
         switch key & 7 {
         case 0:
             return varint().map { (field, .varint($0)) }
-        case 1:
-            guard data.count >= 8 else { return nil }
-            data = data.dropFirst(8)
-            return (field, .fixed)
-        case 5:
-            guard data.count >= 4 else { return nil }
-            data = data.dropFirst(4)
+        case 1, 5:  // fixed64, fixed32
+            let size = key & 7 == 1 ? 8 : 4
+            guard data.count >= size else { return nil }
+            data = data.dropFirst(size)
             return (field, .fixed)
         case 2:
             guard let length = varint(), length <= data.count else { return nil }

@@ -85,13 +85,8 @@ struct ProtobufWriter {
             bytes[lengthAt] = UInt8(length)
             return
         }
-        var prefix: [UInt8] = []
-        var v = UInt64(length)
-        while v >= 0x80 {
-            prefix.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        prefix.append(UInt8(v))
-        bytes.replaceSubrange(lengthAt..<(lengthAt + 1), with: prefix)
+        var prefix = ProtobufWriter()
+        prefix.varint(UInt64(length))
+        bytes.replaceSubrange(lengthAt..<(lengthAt + 1), with: prefix.bytes)
     }
 }

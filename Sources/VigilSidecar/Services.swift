@@ -57,29 +57,3 @@ struct TracerService: Service {
         logger.info("spans flushed")
     }
 }
-
-/// Writes each batch as one line of OTLP/JSON: traces for people without a collector.
-public final class JSONLinesSpanExporter: SpanExporter {
-    let path: String
-    let resource: TelemetryResource
-
-    public init(path: String, resource: TelemetryResource) {
-        self.path = path
-        self.resource = resource
-    }
-
-    public func export(_ batch: [SpanData]) async -> SpanExportResult {
-        var line = OTLPJSON.encode(batch, resource: resource)
-        line.append(UInt8(ascii: "\n"))
-        guard let file = fopen(path, "a") else { return .failure(reason: "cannot open \(path)") }
-        defer { fclose(file) }
-        let written = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        return written == line.count ? .success : .failure(reason: "short write to \(path)")
-    }
-
-    public func shutdown() async {}
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

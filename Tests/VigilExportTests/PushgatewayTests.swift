@@ -89,6 +89,23 @@ final class PushgatewayTests: XCTestCase {
         let client = PushgatewayClient(configuration: .init(url: gateway.url, job: "j", grouping: [("bad-name", "x")]), registry: registry)
         guard case .failure(let error) = await client.push(.put) else { return XCTFail("expected a refusal") }
         XCTAssertTrue(error.description.contains("HTTP 400"), error.description)
+        XCTAssertTrue(error.description.contains("not retried"), error.description)
+        XCTAssertEqual(error.attempts, 1)
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 1\n"))
+    }
+
+    func testAnUnreachableGatewayIsRetriedThenReportedWithMethodURLAndAttempts() async throws {
+        let port = try FreePort.find()  // nothing listens there
+        let registry = Registry()
+        var configuration = PushgatewayClient.Configuration(url: "http://127.0.0.1:\(port)", job: "j")
+        configuration.retry.maxAttempts = 2
+        configuration.retry.initialBackoff = .milliseconds(10)
+        let client = PushgatewayClient(configuration: configuration, registry: registry)
+        guard case .failure(let error) = await client.push(.put) else { return XCTFail("pushed to nothing") }
+        XCTAssertEqual(error.attempts, 2)
+        XCTAssertTrue(error.description.hasPrefix("PUT http://127.0.0.1:\(port)/metrics/job/j: "), error.description)
+        XCTAssertTrue(error.description.contains("(curl error 7); gave up"), error.description)
+        XCTAssertTrue(error.description.hasSuffix("(2 attempts)"), error.description)
         XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 1\n"))
     }
 

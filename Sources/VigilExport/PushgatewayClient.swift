@@ -6,16 +6,24 @@ import VigilMetrics
 /// `DELETE` removes the group. The grouping key is the URL path `/metrics/job/<job>/<label>/<value>`,
 /// with the `@base64` form for values that hold `/` or are empty.
 public final class PushgatewayClient: Sendable {
+    /// Where to push, under which grouping key, and how.
     public struct Configuration: Sendable {
+        /// The Pushgateway's base URL, such as `http://127.0.0.1:9091`.
         public var url: String
+        /// The `job` label of the grouping key.
         public var job: String
         /// Further grouping labels, such as `instance`.
         public var grouping: [(name: String, value: String)]
+        /// Credentials sent with every push.
         public var auth: PushAuthentication?
+        /// Whether bodies are sent gzip-compressed.
         public var gzip = true
+        /// The longest one attempt may take.
         public var timeout: Duration = .seconds(10)
+        /// What is tried again and how long it waits.
         public var retry = RetryPolicy()
 
+        /// A configuration with gzip, a 10 s time-out and the default retries.
         public init(url: String, job: String, grouping: [(name: String, value: String)] = [], auth: PushAuthentication? = nil) {
             self.url = url
             self.job = job
@@ -24,8 +32,11 @@ public final class PushgatewayClient: Sendable {
         }
     }
 
+    /// How a push treats the group's metrics: `PUT` replaces them all, `POST` only those of the same
+    /// names, `DELETE` removes the group.
     public enum Method: String, Sendable { case put = "PUT", post = "POST", delete = "DELETE" }
 
+    /// Where and how pushes go.
     public let configuration: Configuration
     let registry: Registry
     let client: HTTPClient
@@ -62,7 +73,7 @@ public final class PushgatewayClient: Sendable {
         return "@base64" + "/" + encoded
     }
 
-    /// Pushes once with `method`. Retries connection failures and 5xx with backoff; a 4xx is final.
+    /// Pushes once with `method`, trying again as `configuration.retry` says (`RetryPolicy`).
     @discardableResult
     public func push(_ method: Method = .put) async -> Result<Void, PushError> {
         var headers: [(name: String, value: String)] = []
@@ -77,31 +88,9 @@ public final class PushgatewayClient: Sendable {
         }
         if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
         let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout)
-        let result = await send(request)
+        let result = await configuration.retry.send(request, with: client).map { _ in () }
         pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
         return result
-    }
-
-    private func send(_ request: HTTPRequest) async -> Result<Void, PushError> {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let response = try await client.send(request)
-                if (200..<300).contains(response.status) { return .success(()) }
-                let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
-                guard response.status >= 500, attempt < configuration.retry.maxAttempts else {
-                    return .failure(PushError(description: "\(request.method) \(Redaction.url(request.url)): HTTP \(response.status): \(detail)"))
-                }
-            } catch {
-                guard error.isTransient, attempt < configuration.retry.maxAttempts else {
-                    return .failure(PushError(description: "\(request.method) \(error) after \(attempt) attempt(s)"))
-                }
-            }
-            do { try await Task.sleep(for: configuration.retry.backoff(after: attempt)) } catch {
-                return .failure(PushError(description: "push to \(Redaction.url(request.url)) cancelled"))
-            }
-        }
     }
 
     /// Pushes every `interval` until the task is cancelled, then once more, so that a short job's
@@ -117,7 +106,9 @@ public final class PushgatewayClient: Sendable {
 
 /// Credentials for a push target. Never logged.
 public enum PushAuthentication: Sendable {
+    /// `Authorization: Basic base64(username:password)`.
     case basic(username: String, password: String)
+    /// `Authorization: Bearer token`.
     case bearer(token: String)
 
     var headerValue: String {
@@ -126,8 +117,4 @@ public enum PushAuthentication: Sendable {
         case let .bearer(token): "Bearer " + token
         }
     }
-}
-
-public struct PushError: Error, CustomStringConvertible, Sendable {
-    public var description: String
 }

@@ -1,0 +1,155 @@
+import Dispatch
+import NIOCore
+import NIOHTTP1
+import VigilMetrics
+import VigilSupport
+
+/// One HTTP/1.1 connection's requests: checks credentials and method, routes by path, renders
+/// scrapes off the event loop and writes the responses.
+final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let registry: Registry
+    let configuration: MetricsServer.Configuration
+    let metrics: ServerMetrics
+    private var head: HTTPRequestHead?
+    private var bodyBytes = 0
+    private var tooLarge = false
+
+    /// Rendering and compressing a large registry takes milliseconds: never on the event loop.
+    static let renderQueue = DispatchQueue(label: "vigil.metrics-render", attributes: .concurrent)
+
+    init(registry: Registry, configuration: MetricsServer.Configuration, metrics: ServerMetrics) {
+        self.registry = registry
+        self.configuration = configuration
+        self.metrics = metrics
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            head = request
+            bodyBytes = 0
+            tooLarge = false
+        case .body(let chunk):
+            bodyBytes += chunk.readableBytes
+            if bodyBytes > configuration.maxBodyBytes { tooLarge = true }
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            if tooLarge {
+                return respond(context, request, status: .payloadTooLarge, body: "request body too large\n", close: true)
+            }
+            route(context, request)
+        }
+    }
+
+    private func route(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
+        if let auth = configuration.auth, !auth.accepts(authorization: request.headers.first(name: "authorization")) {
+            var headers = HTTPHeaders()
+            headers.add(name: "WWW-Authenticate", value: auth.challenge)
+            return respond(context, request, status: .unauthorized, body: "unauthorized\n", extraHeaders: headers)
+        }
+        guard request.method == .GET || request.method == .HEAD else {
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "GET, HEAD")
+            return respond(context, request, status: .methodNotAllowed, body: "method not allowed\n", extraHeaders: headers)
+        }
+        switch Self.path(request) {
+        case configuration.metricsPath:
+            scrape(context, request)
+        case "/-/healthy":
+            respond(context, request, status: .ok, body: "Healthy.\n")
+        case "/-/ready":
+            respond(context, request, status: .ok, body: "Ready.\n")
+        case "/":
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
+            respond(context, request, status: .ok, body: landingPage, extraHeaders: headers)
+        default:
+            respond(context, request, status: .notFound, body: "not found; metrics are at \(configuration.metricsPath)\n")
+        }
+    }
+
+    /// The page at `/`: links to the metrics and the health endpoints.
+    private var landingPage: String {
+        """
+        <html><head><title>Vigil</title></head><body><h1>Vigil</h1>
+        <p><a href="\(configuration.metricsPath)">Metrics</a> · <a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a></p>
+        </body></html>
+
+        """
+    }
+
+    /// Renders (and compresses) off the event loop, then answers on it.
+    private func scrape(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
+        let format = ExpositionFormat.negotiate(accept: request.headers[canonicalForm: "accept"].joined(separator: ","))
+        let gzip = Self.acceptsGzip(request.headers[canonicalForm: "accept-encoding"].joined(separator: ","))
+        let registry = self.registry
+        let metrics = self.metrics
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        Self.renderQueue.async {
+            let start = ContinuousClock.now
+            let text = registry.render(format)
+            let packed = gzip ? try? Gzip.compress(text, level: 1) : nil
+            metrics.duration.observe(start.duration(to: .now))
+            loop.execute {
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: format.contentType)
+                headers.add(name: "Vary", value: "Accept, Accept-Encoding")
+                if packed != nil { headers.add(name: "Content-Encoding", value: "gzip") }
+                handler.value.respond(boundContext.value, request, status: .ok, bytes: packed ?? text, extraHeaders: headers)
+            }
+        }
+    }
+
+    /// Whether an `Accept-Encoding` value admits gzip (`gzip` or `*` with a non-zero q).
+    static func acceptsGzip(_ header: String) -> Bool {
+        for coding in header.split(separator: ",") {
+            let parts = coding.split(separator: ";").map { $0.trimmed() }
+            guard let name = parts.first?.lowercased(), name == "gzip" || name == "*" else { continue }
+            let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0
+        }
+        return false
+    }
+
+    /// The request's path, without its query.
+    private static func path(_ request: HTTPRequestHead) -> String {
+        String(request.uri.split(separator: "?", maxSplits: 1).first ?? "")
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, status: HTTPResponseStatus, body: String,
+                         extraHeaders: HTTPHeaders = HTTPHeaders(), close: Bool = false) {
+        var headers = extraHeaders
+        if !headers.contains(name: "Content-Type") { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
+        respond(context, request, status: status, bytes: Array(body.utf8), extraHeaders: headers, close: close)
+    }
+
+    /// Writes one whole response and counts it; closes the connection when the request asked
+    /// for it or `close` is set.
+    func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, status: HTTPResponseStatus, bytes: [UInt8],
+                 extraHeaders: HTTPHeaders, close: Bool = false) {
+        let path = Self.path(request)
+        let known = [configuration.metricsPath, "/-/healthy", "/-/ready", "/"].contains(path) ? path : "other"
+        metrics.requests.labels(known, String(status.code)).inc()
+        var headers = extraHeaders
+        headers.add(name: "Content-Length", value: String(bytes.count))
+        let keepAlive = request.isKeepAlive && !close
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if request.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+    }
+}

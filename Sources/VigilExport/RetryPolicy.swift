@@ -1,0 +1,95 @@
+import VigilSupport
+
+/// When and how often a push client tries a request again: one rule set for every push target
+/// (the OTLP exporter and the Pushgateway client alike).
+///
+/// - A 2xx answer is delivered.
+/// - HTTP 429, 502, 503 and 504, and transport errors that may pass (connection refused or
+///   reset, DNS failure, time-out), are tried again, up to `maxAttempts` in all.
+/// - Such an answer's `Retry-After` (seconds or an HTTP-date) sets the wait; one asking for more
+///   than `maxRetryAfter` ends the push at once instead. Without it the wait is exponential
+///   backoff with jitter (`backoff(after:)`).
+/// - Any other status or error is final.
+/// - Cancelling the task ends the push at its next wait.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Attempts in all, the first included; less than 1 counts as 1.
+    public var maxAttempts = 5
+    /// The wait after the first attempt, before jitter.
+    public var initialBackoff: Duration = .seconds(1)
+    /// The longest wait between attempts, before jitter.
+    public var maxBackoff: Duration = .seconds(30)
+    /// How much the wait grows after each attempt.
+    public var multiplier = 2.0
+    /// The longest `Retry-After` honoured; a longer one gives up instead of waiting.
+    public var maxRetryAfter: Duration = .seconds(60)
+
+    /// Five attempts, backoff from 1 s doubling up to 30 s, `Retry-After` honoured up to 60 s.
+    public init() {}
+
+    /// The wait before attempt `attempt + 1`: the exponential step, with a uniformly random
+    /// half of it taken off so that many clients do not retry in step. Zero when the policy's
+    /// numbers make no step (a negative or not-a-number backoff or multiplier).
+    public func backoff(after attempt: Int) -> Duration {
+        let cap = maxBackoff.seconds
+        var step = initialBackoff.seconds
+        for _ in 1..<max(1, attempt) where step < cap { step *= multiplier }
+        step = min(cap, step)
+        guard step.isFinite, step > 0 else { return .zero }
+        return .seconds(step / 2 + Double.random(in: 0...(step / 2)))
+    }
+
+    /// Whether an HTTP status asks for another try: 429 Too Many Requests, 502 Bad Gateway,
+    /// 503 Service Unavailable and 504 Gateway Timeout, the statuses OTLP/HTTP names retryable.
+    public static func isRetryable(status: Int) -> Bool {
+        status == 429 || status == 502 || status == 503 || status == 504
+    }
+
+    /// Sends `request` with `client` until it is delivered (2xx) or the policy gives up.
+    func send(_ request: HTTPRequest, with client: HTTPClient) async -> Result<HTTPResponse, PushError> {
+        await send(request) { request throws(HTTPClientError) in try await client.send(request) }
+    }
+
+    /// The retry loop, with the transfer, the wall clock (for `Retry-After` dates) and the wait
+    /// passed in, so that tests can script answers and count waits without sleeping.
+    func send(
+        _ request: HTTPRequest,
+        now: () -> Double = SystemClock.wallSeconds,
+        wait: (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        transfer: (HTTPRequest) async throws(HTTPClientError) -> HTTPResponse
+    ) async -> Result<HTTPResponse, PushError> {
+        func failure(_ attempts: Int, _ cause: PushError.Cause) -> Result<HTTPResponse, PushError> {
+            .failure(PushError(method: request.method, url: Redaction.url(request.url), attempts: attempts, cause: cause))
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            let cause: PushError.Cause
+            let delay: Duration
+            do {
+                let response = try await transfer(request)
+                if (200..<300).contains(response.status) { return .success(response) }
+                cause = .status(response.status, body: PushError.excerpt(response.body))
+                guard Self.isRetryable(status: response.status) else { return failure(attempt, cause) }
+                if let asked = response.header("Retry-After").flatMap({ RetryAfter.delay($0, now: now()) }) {
+                    guard asked <= maxRetryAfter else {
+                        return failure(attempt, .retryAfterTooLong(status: response.status, asked: asked, limit: maxRetryAfter))
+                    }
+                    delay = asked
+                } else {
+                    delay = backoff(after: attempt)
+                }
+            } catch {
+                cause = .transport(error)
+                guard error.isTransient else { return failure(attempt, cause) }
+                delay = backoff(after: attempt)
+            }
+            guard attempt < maxAttempts else { return failure(attempt, cause) }
+            do {
+                try Task.checkCancellation()
+                try await wait(delay)
+            } catch {
+                return failure(attempt, .cancelled(after: cause))
+            }
+        }
+    }
+}
