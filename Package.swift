@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "VigilContractTests", dependencies: ["VigilContract"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources", "VigilTestSupport"], exclude: ["Helpers"]),
         .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing", "VigilTestSupport"]),
-        .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP"]),
+        .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP", "VigilTracing"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),
         .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilTestSupport"]),
         .testTarget(name: "VigilSidecarTests", dependencies: [
