@@ -62,12 +62,15 @@ public struct VigilMetricsFactory: MetricsFactory {
     }
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> CounterHandler {
-        let (names, values) = labels(dimensions)
-        return handler({ CounterBridge(try registry.counter(Self.sanitize(label), help: help(label), labelNames: names), values) },
-                       fallback: DiscardHandler())
+        counterHandler(label: label, dimensions: dimensions)
     }
 
+    /// Floating-point counters share the integer counters' families: a Vigil counter keeps both.
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> FloatingPointCounterHandler {
+        counterHandler(label: label, dimensions: dimensions)
+    }
+
+    private func counterHandler(label: String, dimensions: [(String, String)]) -> CounterHandler & FloatingPointCounterHandler {
         let (names, values) = labels(dimensions)
         return handler({ CounterBridge(try registry.counter(Self.sanitize(label), help: help(label), labelNames: names), values) },
                        fallback: DiscardHandler())
