@@ -59,6 +59,30 @@ public enum VigilMetric {
         "vigil_sample_errors_total", help: "Problems met while sampling the plugin's processes, by reason.",
         labelNames: ["plugin", "reason"])
 
+    // MARK: Plugin lifecycle
+
+    public static let pluginInfo = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_info", help: "1 for each loaded plugin; the version label tells which version.",
+        labelNames: ["plugin", "version"])
+    public static let pluginStartTime = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_start_time_seconds", help: "When the plugin was loaded or first watched, in seconds since the epoch.",
+        unit: "seconds", labelNames: ["plugin"])
+    public static let pluginProcessStarts = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_process_starts_total", help: "Processes that joined the plugin, told apart by pid and start time.",
+        labelNames: ["plugin"])
+    public static let pluginProcessExits = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_process_exits_total",
+        help: "Processes of the plugin that ended, by reason: the exit status the host reported, else unknown.",
+        labelNames: ["plugin", "reason"])
+    public static let pluginLimitActions = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_limit_actions_total", help: "Actions taken because the plugin stayed over a limit.",
+        labelNames: ["plugin", "resource", "action"])
+    public static let configLastReloadSuccessful = FamilyDescriptor<Gauge>.gauge(
+        "vigil_config_last_reload_successful", help: "1 if the last load of the configuration file succeeded, else 0.")
+    public static let configLastReloadSuccessTimestamp = FamilyDescriptor<Gauge>.gauge(
+        "vigil_config_last_reload_success_timestamp_seconds",
+        help: "When the configuration file was last loaded successfully, in seconds since the epoch.", unit: "seconds")
+
     // MARK: Traces (VigilTracing)
 
     public static let spansExported = FamilyDescriptor<Counter>.counter(
@@ -117,6 +141,14 @@ public enum VigilMetric {
         public static let cpuMode = ["user", "system"]
         public static let resource = ["memory_bytes", "cpu_ratio", "open_fds", "threads"]
         public static let sampleErrorReason = ["vanished", "permission_denied", "parse_error", "io_error"]
+        /// How a plugin's process ended: `exited` (status 0), `failed` (another status), the
+        /// signal that killed it, or `unknown` when it was only seen to be gone.
+        public static let exitReason = [
+            "exited", "failed", "signal_term", "signal_kill", "signal_int", "signal_hup", "signal_segv", "signal_abrt",
+            "signal_bus", "signal_ill", "signal_fpe", "signal_other", "unknown",
+        ]
+        /// What a limit that stays exceeded does; `dry_run` is counted and logged, nothing is done.
+        public static let limitAction = ["signal", "breaker", "dry_run"]
         public static let spanDropReason = ["queue_full", "export_failed", "rejected", "shutdown"]
         public static let pushTarget = ["pushgateway", "otlp"]
         public static let pushResult = ["success", "failure"]

@@ -16,12 +16,12 @@ struct PluginResourceCollector: Collector {
     var descriptors: [MetricDescriptor] { Self.families }
 
     func collect() -> [CollectedFamily] {
-        let plugins = sampler.state.withLock { $0.plugins }
+        let (configs, plugins) = sampler.state.withLock { ($0.configs, $0.plugins) }
         var families: [String: [CollectedSample]] = [:]
         func add<S>(_ family: FamilyDescriptor<S>, _ labels: [String], _ value: CollectedValue) {
             families[family.metric.name, default: []].append(CollectedSample(labelValues: labels, value))
         }
-        for config in sampler.plugins {
+        for config in configs {
             guard let ps = plugins[config.name], ps.lastSampleTime != nil else { continue }
             let name = config.name
             let u = ps.usage

@@ -1,5 +1,5 @@
 /// What the sampler watches for one plugin: how to find its processes, and its limits.
-public struct PluginResources: Sendable {
+public struct PluginResources: Sendable, Equatable {
     public var name: String
     /// A process belongs to the plugin when any matcher selects it.
     public var matchers: [ProcessMatcher]

@@ -1,8 +1,8 @@
 import VigilSupport
 
 /// Says which processes belong to a plugin.
-public struct ProcessMatcher: Sendable {
-    public enum Rule: Sendable {
+public struct ProcessMatcher: Sendable, Equatable {
+    public enum Rule: Sendable, Equatable {
         /// The process Vigil runs in.
         case currentProcess
         case pid(Int32)
@@ -37,6 +37,11 @@ public struct ProcessMatcher: Sendable {
         } else {
             pattern = nil
         }
+    }
+
+    /// Two matchers are equal when they select by the same rule (the compiled pattern follows it).
+    public static func == (a: ProcessMatcher, b: ProcessMatcher) -> Bool {
+        a.rule == b.rule && a.includeDescendants == b.includeDescendants
     }
 
     /// Whether the rule needs every process's details, rather than naming pids outright.

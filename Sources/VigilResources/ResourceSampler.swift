@@ -16,7 +16,6 @@ import Musl
 /// while sampling are counted in `vigil_sample_errors_total{plugin,reason}` and never stop it.
 public final class ResourceSampler: Sendable {
     public let interval: Duration
-    let plugins: [PluginResources]
     let source: any ProcSource
     let constants: SystemConstants
     let onLimitEvent: (@Sendable (LimitEvent) -> Void)?
@@ -46,6 +45,8 @@ public final class ResourceSampler: Sendable {
     }
 
     struct State {
+        /// What is watched, in the order given.
+        var configs: [PluginResources] = []
         var plugins: [String: PluginState] = [:]
     }
 
@@ -59,20 +60,76 @@ public final class ResourceSampler: Sendable {
         source: any ProcSource = ProcFileSystem(), constants: SystemConstants? = nil,
         onLimitEvent: (@Sendable (LimitEvent) -> Void)? = nil
     ) throws(ResourceSamplerError) {
-        var seen = Set<String>()
-        for plugin in plugins where !seen.insert(plugin.name).inserted {
-            throw .duplicatePlugin(plugin.name)
-        }
-        self.plugins = plugins
+        try Self.checkNames(plugins)
         self.interval = interval
         self.source = source
         self.constants = constants ?? .current(source: source)
         self.onLimitEvent = onLimitEvent
-        self.state = Locked(State(plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
+        self.state = Locked(State(
+            configs: plugins, plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
         do {
             try registry.register(PluginResourceCollector(sampler: self))
         } catch {
             throw .registration(error)
+        }
+    }
+
+    private static func checkNames(_ plugins: [PluginResources]) throws(ResourceSamplerError) {
+        var seen = Set<String>()
+        for plugin in plugins where !seen.insert(plugin.name).inserted {
+            throw .duplicatePlugin(plugin.name)
+        }
+    }
+
+    /// The plugins watched now, in the order given.
+    public var plugins: [PluginResources] { state.withLock { $0.configs } }
+
+    /// What `update(plugins:)` changed, by plugin name.
+    public struct Update: Sendable, Equatable {
+        public var added: [String] = []
+        public var removed: [String] = []
+        /// Plugins whose matchers or limits changed; their counters carry on.
+        public var changed: [String] = []
+        public var unchanged: [String] = []
+    }
+
+    /// Watches `plugins` from now on, as a reload of the configuration does: plugins not
+    /// watched before start from zero at the next sample, plugins no longer listed leave the
+    /// exposition at the next scrape, and plugins that stay keep their counters (CPU time,
+    /// violations, errors) whether or not their matchers or limits changed. A limit that is gone
+    /// no longer counts as exceeded.
+    @discardableResult
+    public func update(plugins: [PluginResources]) throws(ResourceSamplerError) -> Update {
+        try Self.checkNames(plugins)
+        return state.withLock { state in
+            var update = Update()
+            var kept: [String: PluginState] = [:]
+            let before = Dictionary(state.configs.map { ($0.name, $0) }) { a, _ in a }
+            for plugin in plugins {
+                guard var ps = state.plugins[plugin.name], let old = before[plugin.name] else {
+                    update.added.append(plugin.name)
+                    kept[plugin.name] = PluginState()
+                    continue
+                }
+                if old == plugin { update.unchanged.append(plugin.name) } else { update.changed.append(plugin.name) }
+                for resource in ResourceKind.allCases where plugin.limits[resource] == nil { ps.exceeded[resource] = nil }
+                kept[plugin.name] = ps
+            }
+            update.removed = state.configs.map(\.name).filter { kept[$0] == nil }
+            state.configs = plugins
+            state.plugins = kept
+            return update
+        }
+    }
+
+    /// Stops watching `plugin`: its series leave the exposition at the next scrape. Returns
+    /// whether it was watched.
+    @discardableResult
+    public func remove(plugin: String) -> Bool {
+        state.withLock { state in
+            guard state.plugins.removeValue(forKey: plugin) != nil else { return false }
+            state.configs.removeAll { $0.name == plugin }
+            return true
         }
     }
 
@@ -128,10 +185,10 @@ public final class ResourceSampler: Sendable {
         let now = SystemClock.monotonicSeconds()
         var table = ProcessTable(source: source, selfPID: getpid())
         var listError: ProcError?
+        let (plugins, registeredThreads) = state.withLock { state in (state.configs, state.plugins.mapValues(\.threads)) }
         if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
             do { try table.loadPIDs() } catch { listError = error }
         }
-        let registeredThreads = state.withLock { state in state.plugins.mapValues(\.threads) }
         var events: [LimitEvent] = []
         for plugin in plugins {
             var errors: [String] = listError.map { [$0.reason] } ?? []
@@ -146,7 +203,8 @@ public final class ResourceSampler: Sendable {
             let threads = registeredThreads[plugin.name] ?? []
             let reading = read(pids: pids, threads: threads, table: &table, errors: &errors)
             state.withLock { state in
-                var ps = state.plugins[plugin.name] ?? PluginState()
+                // Removed by `update` or `remove` while this sweep read it: its figures go nowhere.
+                guard var ps = state.plugins[plugin.name] else { return }
                 apply(reading, threadsOnly: pids.isEmpty && !threads.isEmpty, now: now, to: &ps)
                 for reason in errors { ps.errors[reason, default: 0] += 1 }
                 events += checkLimits(plugin, &ps)
