@@ -65,8 +65,11 @@ public final class CircuitBreaker: Sendable {
     private let stateGauges: [Gauge]
     private let trips: Counter
     private let rejected: Counter
+    private let families: (state: GaugeFamily, trips: CounterFamily, rejected: CounterFamily)
 
     struct Mutable {
+        /// Held open by `hold(open:reason:)`: no open timeout, no probe, until released.
+        var held = false
         var openedAt: Duration = .zero
         var probesInFlight = 0
         var probeSuccesses = 0
@@ -86,10 +89,38 @@ public final class CircuitBreaker: Sendable {
         self.onStateChange = onStateChange
         self.locked = Locked(Mutable())
         let state = try registry.register(VigilMetric.breakerState)
+        let trips = try registry.register(VigilMetric.breakerTrips)
+        let rejected = try registry.register(VigilMetric.breakerRejectedCalls)
+        families = (state, trips, rejected)
         stateGauges = State.allCases.map { state.labels(plugin, name, $0.rawValue) }
-        trips = try registry.register(VigilMetric.breakerTrips).labels(plugin, name)
-        rejected = try registry.register(VigilMetric.breakerRejectedCalls).labels(plugin, name)
+        self.trips = trips.labels(plugin, name)
+        self.rejected = rejected.labels(plugin, name)
         stateGauges[0].set(1)
+    }
+
+    /// Takes the breaker's series out of the next scrape, for a plugin that is unloaded: an open
+    /// breaker of a plugin that is gone must not keep `VigilBreakerOpen` firing. The breaker
+    /// itself keeps working for whoever still holds it.
+    public func unregister() {
+        let match = ["plugin": plugin, "breaker": name]
+        families.state.removeAll(matching: match)
+        families.trips.removeAll(matching: match)
+        families.rejected.removeAll(matching: match)
+    }
+
+    /// Holds the breaker open (`open: true`), rejecting every call without probing, or lets it
+    /// go again (`open: false`, back to closed). For a host whose plugin is over a resource limit
+    /// (`LimitEvent`s of a `ResourceSampler` whose limit policy says `breaker`): stop feeding it
+    /// until it is back under. Holding counts as a trip; both moves are events and
+    /// `onStateChange` calls, like any state change.
+    public func hold(open: Bool, reason: String) {
+        let transition: Transition? = locked.withLock { m in
+            guard m.held != open else { return nil }
+            m.held = open
+            if open { return stateCode.load(ordering: .relaxed) == 1 ? nil : move(to: .open, &m, reason: reason) }
+            return move(to: .closed, &m, reason: reason)
+        }
+        if let transition { announce(transition) }
     }
 
     /// Time on the monotonic clock.
@@ -100,7 +131,7 @@ public final class CircuitBreaker: Sendable {
     /// The current state.
     public var state: State {
         let code = stateCode.load(ordering: .acquiring)
-        if code == 1, locked.withLock({ clock() - $0.openedAt }) >= configuration.openTimeout { return .halfOpen }
+        if code == 1, locked.withLock({ !$0.held && clock() - $0.openedAt >= configuration.openTimeout }) { return .halfOpen }
         return State.allCases[code]
     }
 
@@ -136,7 +167,7 @@ public final class CircuitBreaker: Sendable {
         let decision: (admitted: Bool, probe: Bool, transition: Transition?) = locked.withLock { m in
             var transition: Transition?
             if stateCode.load(ordering: .relaxed) == 1 {
-                guard clock() - m.openedAt >= configuration.openTimeout else { return (false, false, nil) }
+                guard !m.held, clock() - m.openedAt >= configuration.openTimeout else { return (false, false, nil) }
                 transition = move(to: .halfOpen, &m, reason: "open timeout of \(configuration.openTimeout) passed")
             }
             if stateCode.load(ordering: .relaxed) == 0 { return (true, false, transition) }

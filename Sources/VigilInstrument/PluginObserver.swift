@@ -10,6 +10,11 @@ public protocol ClassifiedError: Error {
 
 /// Counts, times and traces phase executions: `VigilMetric.phaseExecutions`, `.phaseErrors`
 /// (by error type), `.phaseDuration` (bucket exemplars name the span) and `.phaseInFlight`.
+///
+/// A host that loads and unloads plugins tells the observer: `load(plugin:version:)` publishes
+/// `VigilMetric.pluginInfo` and `.pluginStartTime`, and `unload(plugin:)` takes every series of
+/// the plugin out of the next scrape (an observed phase the host still holds keeps working,
+/// unexported; observe the plugin again after loading it again).
 public final class PluginObserver: Sendable {
     public let registry: Registry
     /// Spans are made when a tracer is given.
@@ -18,6 +23,8 @@ public final class PluginObserver: Sendable {
     let errors: CounterFamily
     let duration: HistogramFamily
     let inFlight: GaugeFamily
+    let info: GaugeFamily
+    let startTime: GaugeFamily
 
     /// - Parameter buckets: the duration histogram's bounds, in seconds.
     public init(registry: Registry, tracer: Tracer? = nil, buckets: [Double] = Histogram.defaultBuckets) throws(RegistrationError) {
@@ -27,6 +34,25 @@ public final class PluginObserver: Sendable {
         errors = try registry.register(VigilMetric.phaseErrors)
         duration = try registry.register(VigilMetric.phaseDuration.withBuckets(buckets))
         inFlight = try registry.register(VigilMetric.phaseInFlight)
+        info = try registry.register(VigilMetric.pluginInfo)
+        startTime = try registry.register(VigilMetric.pluginStartTime)
+    }
+
+    /// Records that `plugin` is loaded, in `version`, from now on: `vigil_plugin_info` is 1 and
+    /// `vigil_plugin_start_time_seconds` is now. Loading it again (an upgrade) replaces both.
+    public func load(plugin: String, version: String = "") {
+        info.removeAll(matching: ["plugin": plugin])
+        info.labels(plugin, version).set(1)
+        startTime.labels(plugin).setToCurrentTime()
+    }
+
+    /// Takes every series of `plugin` this observer made (executions, errors, durations, in
+    /// flight, info, start time) out of the next scrape; returns how many went.
+    @discardableResult
+    public func unload(plugin: String) -> Int {
+        let match = ["plugin": plugin]
+        return executions.removeAll(matching: match) + errors.removeAll(matching: match) + duration.removeAll(matching: match)
+            + inFlight.removeAll(matching: match) + info.removeAll(matching: match) + startTime.removeAll(matching: match)
     }
 
     /// The series of one phase, looked up once. A class: passing it costs one reference, where a
