@@ -11,6 +11,9 @@ import VigilSidecar
 ///     let demo = try Demo(config: config, timings: .normal, hungryChildPID: child.pid, tracesFile: "traces.jsonl", logger: logger)
 ///     try await demo.run { port in print(demo.banner(port: port)) }
 public struct Demo: Sendable {
+    /// The version the demo's in-process plugins report in `vigil_plugin_info`.
+    static let pluginVersion = "1.0.0"
+
     /// The sidecar the demo runs in: its registry holds the demo's series too.
     let sidecar: Sidecar
     let timings: DemoTimings
@@ -57,10 +60,12 @@ public struct Demo: Sendable {
         self.hungryChildPID = hungryChildPID
         self.tracesFile = tracesFile
         let observer = try PluginObserver(registry: sidecar.registry, tracer: sidecar.tracer)
+        // The two in-process plugins are loaded as a host loads them: vigil_plugin_info says which version.
+        for plugin in [OCRPlugin.name, TranslatePlugin.name] { observer.load(plugin: plugin, version: Self.pluginVersion) }
         var breakerConfig = CircuitBreaker.Configuration()
         breakerConfig.policy = .consecutiveFailures(5)
         breakerConfig.openTimeout = timings.breakerOpenTimeout
-        let breaker = try CircuitBreaker(plugin: "translate", name: "backend", configuration: breakerConfig, registry: sidecar.registry, onStateChange: { t in
+        let breaker = try CircuitBreaker(plugin: TranslatePlugin.name, name: "backend", configuration: breakerConfig, registry: sidecar.registry, onStateChange: { t in
             logger.notice("breaker \(t.from.rawValue) -> \(t.to.rawValue)", metadata: ["plugin": "\(t.plugin)", "breaker": "\(t.breaker)", "reason": "\(t.reason)"])
         })
         service = DemoService(observer: observer, breaker: breaker, timings: timings, sampler: sidecar.sampler, logger: logger,

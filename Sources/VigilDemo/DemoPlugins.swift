@@ -5,7 +5,8 @@ import Vigil
 
 /// Reads a page: decode, recognise, store.
 struct OCRPlugin: Plugin {
-    var name: String { "ocr" }
+    static let name = "ocr"
+    var name: String { Self.name }
     var phases: PhaseChain<PhaseChain<Decode, Recognize>, StorePage> { Decode().then(Recognize()).then(StorePage()) }
 }
 
@@ -36,7 +37,8 @@ struct StorePage: Phase {
 struct TranslatePlugin: Plugin {
     let backend: GuardedPhase<CallBackend>
 
-    var name: String { "translate" }
+    static let name = "translate"
+    var name: String { Self.name }
     var phases: PhaseChain<PhaseChain<Tokenize, GuardedPhase<CallBackend>>, Join> { Tokenize().then(backend).then(Join()) }
 }
 

@@ -30,8 +30,9 @@ public enum ReadSection {
     /// One thread's state: the token of its open section (odd), or 0.
     struct Slot: ~Copyable {
         let state = Atomic<UInt64>(0)
-        /// Only the owning thread touches this.
-        var sequence: UInt64 = 0
+        /// The number of the thread's last section; only the owning thread touches it. Atomic
+        /// (relaxed, a plain move) so that no access to the slot ever writes to it as a whole.
+        let sequence = Atomic<UInt64>(0)
     }
 
     /// Every slot ever made; slots of exited threads are reused, never freed.
@@ -70,8 +71,9 @@ public enum ReadSection {
     public static func enter() -> Token {
         let slot = currentSlot()
         if slot.pointee.state.load(ordering: .relaxed) != 0 { return Token(slot: slot, nested: true) }
-        slot.pointee.sequence &+= 2
-        slot.pointee.state.store(slot.pointee.sequence | 1, ordering: .relaxed)
+        let sequence = slot.pointee.sequence.load(ordering: .relaxed) &+ 2
+        slot.pointee.sequence.store(sequence, ordering: .relaxed)
+        slot.pointee.state.store(sequence | 1, ordering: .relaxed)
         if readersNeedFence.load(ordering: .relaxed) { atomicMemoryFence(ordering: .sequentiallyConsistent) }
         return Token(slot: slot, nested: false)
     }
