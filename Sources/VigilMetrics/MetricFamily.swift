@@ -43,7 +43,7 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
     }
 
     /// Garbage is freed in batches this large: each batch costs one grace period.
-    static var garbageBatch: Int { 256 }
+    let garbageBatch = MetricFamilyTuning.garbageBatch
 
     /// The label value of every label of the overflow series.
     public static var overflowLabelValue: String { "__overflow__" }
@@ -226,7 +226,7 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
             state.series.removeAll { gone.contains(ObjectIdentifier($0)) }
             state.sorted = nil
             state.garbage.append(contentsOf: chosen as [AnyObject])
-            guard state.garbage.count >= Self.garbageBatch else { return (chosen.count, []) }
+            guard state.garbage.count >= garbageBatch else { return (chosen.count, []) }
             defer { state.garbage = [] }
             return (chosen.count, state.garbage)
         }
@@ -280,3 +280,8 @@ extension MetricFamily: ExposableFamily {
 public typealias CounterFamily = MetricFamily<Counter>
 public typealias GaugeFamily = MetricFamily<Gauge>
 public typealias HistogramFamily = MetricFamily<Histogram>
+
+/// How families batch their garbage; tests make batches tiny to free as often as possible.
+enum MetricFamilyTuning {
+    nonisolated(unsafe) static var garbageBatch = 256
+}

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import VigilMetrics
+import VigilSupport
 
 final class RemovalTests: XCTestCase {
     func testARemovedSeriesLeavesTheNextScrapeAndAFreshOneStartsFromZero() throws {
@@ -83,6 +84,10 @@ final class RemovalTests: XCTestCase {
     /// Lookups, increments, removals and re-creations race on one family; under the thread
     /// sanitizer (`make tsan`) this is the test that proves removal safe for lock-free readers.
     func testRemovalWhileOtherThreadsLookUpAndRecord() throws {
+        // Every removal frees its garbage at once: the most chances for a lookup to meet a
+        // series freed under it, if grace periods did not hold the frees back.
+        MetricFamilyTuning.garbageBatch = 1
+        defer { MetricFamilyTuning.garbageBatch = 256 }
         let family = try Registry().counter("race_total", help: "Race.", labelNames: ["k"])
         let keys = (0..<32).map { "k\($0)" }
         let rounds = 20_000
@@ -127,9 +132,56 @@ final class RemovalTests: XCTestCase {
         }
         let grown = residentBytes() - before
         XCTAssertEqual(family.seriesCount, 0)
-        XCTAssertLessThanOrEqual(family.garbageCount, MetricFamily<Counter>.garbageBatch)
+        XCTAssertLessThanOrEqual(family.garbageCount, family.garbageBatch)
         XCTAssertLessThanOrEqual(family.tableCapacity, 64, "the table must not keep growing with tombstones")
         // Each series costs a few hundred bytes: a leak of 900,000 would be hundreds of megabytes.
         XCTAssertLessThan(grown, 32 << 20, "resident memory grew by \(grown >> 20) MiB over \(total - warmUp) series made and removed")
+    }
+}
+
+/// The grace period itself: what makes freeing a removed series safe.
+final class GracePeriodTests: XCTestCase {
+    /// A thread that found a series may still be using it: its removal is not finished, and
+    /// the series not freed, until that thread's read section is over.
+    func testARemovedSeriesIsNotFreedWhileALookupThatMayHoldItIsUnderWay() throws {
+        MetricFamilyTuning.garbageBatch = 1
+        defer { MetricFamilyTuning.garbageBatch = 256 }
+        let family = try Registry().counter("held_total", help: "H.", labelNames: ["k"])
+        weak var removed: Counter?
+        do { removed = family.labels("a") }
+        XCTAssertNotNil(removed, "the family holds its series")
+
+        let inside = DispatchSemaphore(value: 0), leave = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let section = ReadSection.enter()  // as a lookup does before it loads the table
+            inside.signal()
+            leave.wait()
+            ReadSection.exit(section)
+        }
+        inside.wait()
+        DispatchQueue.global().async {
+            family.remove("a")
+            done.signal()
+        }
+        // A bounded negative check: the removal must still be waiting after this long.
+        XCTAssertEqual(done.wait(timeout: .now() + .milliseconds(200)), .timedOut, "the removal did not wait for the open read section")
+        XCTAssertNotNil(removed, "the series was freed while a lookup could still be inside it")
+        leave.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + .seconds(10)), .success)
+        XCTAssertNil(removed, "once the grace period is over the removed series is freed")
+    }
+
+    func testSynchronizeReturnsAtOnceWhenNoSectionIsOpenAndSectionsNest() {
+        let outer = ReadSection.enter()
+        let inner = ReadSection.enter()
+        ReadSection.exit(inner)
+        ReadSection.exit(outer)
+        // Nested sections closed, none open: a grace period has nothing to wait for.
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            ReadSection.synchronize()
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + .seconds(10)), .success, "synchronize waited for a section that was closed")
     }
 }
