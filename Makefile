@@ -1,10 +1,10 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop rules e2e metrics-only prometheusrule \
+.PHONY: test demo setup build unit tsan interop rules e2e metrics-only deploy prometheusrule \
 	release install uninstall bench load clean
 
-test: setup build unit tsan interop rules e2e metrics-only
+test: setup build unit tsan interop rules e2e metrics-only deploy
 
 setup:
 	@scripts/setup
@@ -38,6 +38,13 @@ e2e: build
 # and its binary links neither libcurl, nor zlib, nor SwiftNIO.
 metrics-only: setup
 	SWIFT=$(SWIFT) scripts/check-metrics-only
+
+# deploy/ checked offline: the Kubernetes manifests (kubernetes-validate, strict), the custom
+# resources and the PrometheusRule against alerts/, the systemd unit (systemd-analyze), `make
+# install`'s layout, and the built vigil run as the unit and the manifests run it. VIGIL_BIN picks
+# the binary (the debug build by default; `make release` builds the one `make install` installs).
+deploy: build
+	VIGIL_BIN=$(or $(VIGIL_BIN),.build/debug/vigil) scripts/check-deploy
 
 # deploy/kubernetes/common/prometheusrule.yaml, written from alerts/vigil-alerts.yml.
 prometheusrule: setup
