@@ -1,9 +1,10 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop rules e2e metrics-only bench load clean
+.PHONY: test demo setup build unit tsan interop rules e2e metrics-only deploy prometheusrule \
+	release install uninstall bench load clean
 
-test: setup build unit tsan interop rules e2e metrics-only
+test: setup build unit tsan interop rules e2e metrics-only deploy
 
 setup:
 	@scripts/setup
@@ -37,6 +38,52 @@ e2e: build
 # and its binary links neither libcurl, nor zlib, nor SwiftNIO.
 metrics-only: setup
 	SWIFT=$(SWIFT) scripts/check-metrics-only
+
+# deploy/ checked offline: the Kubernetes manifests (kubernetes-validate, strict), the custom
+# resources and the PrometheusRule against alerts/, the systemd unit (systemd-analyze), `make
+# install`'s layout, and the built vigil run as the unit and the manifests run it. VIGIL_BIN picks
+# the binary (the debug build by default; `make release` builds the one `make install` installs).
+deploy: build
+	VIGIL_BIN=$(or $(VIGIL_BIN),.build/debug/vigil) scripts/check-deploy
+
+# deploy/kubernetes/common/prometheusrule.yaml, written from alerts/vigil-alerts.yml.
+prometheusrule: setup
+	.build/peers/bin/python scripts/gen-prometheusrule
+
+# Installing, as exporters do: the binary (its Swift runtime linked in, so it runs without the
+# toolchain), the unit, and under $(PREFIX)/share/vigil the reference config, the dashboards and the
+# alerts. /etc/vigil/vigil.yml, which the unit reads, is installed only if absent and never removed.
+# `make install VIGIL_BIN=path` installs that binary instead of building one.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/vigil
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL_DATA = config/vigil.yml config/prometheus.yml $(wildcard dashboards/*.json) \
+	alerts/vigil-alerts.yml alerts/RUNBOOK.md
+
+release: setup
+	$(SWIFT) build -c release --static-swift-stdlib --product vigil
+
+install: $(if $(VIGIL_BIN),,release)
+	install -D -m 0755 $(or $(VIGIL_BIN),.build/release/vigil) $(DESTDIR)$(BINDIR)/vigil
+	for f in $(INSTALL_DATA); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit; done
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/vigil|$(BINDIR)/vigil|g' -e 's|/etc/vigil/|$(SYSCONFDIR)/vigil/|g' \
+		deploy/systemd/vigil.service > $(DESTDIR)$(UNITDIR)/vigil.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vigil.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yml ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yml"; \
+	else \
+		install -D -m 0644 config/vigil.yml $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yml; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vigil $(DESTDIR)$(UNITDIR)/vigil.service \
+		$(addprefix $(DESTDIR)$(DATADIR)/,$(INSTALL_DATA))
+	for d in $(addprefix $(DESTDIR)$(DATADIR)/,config dashboards alerts) $(DESTDIR)$(DATADIR); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yml (your configuration), if any"
 
 demo: setup
 	$(SWIFT) build --product vigil
