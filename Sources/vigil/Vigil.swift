@@ -49,7 +49,7 @@ struct Serve: AsyncParsableCommand {
             (those that stay keep their counters). listen, metrics_path, auth, sampling_interval, \
             service_name, resource_attributes, pushgateway, otlp and shutdown_grace need a restart: \
             a reload that changes them says so in the log and keeps the running values. A bad file \
-            changes nothing and sets vigil_config_last_reload_successful to 0.
+            changes nothing and sets \(VigilMetric.configLastReloadSuccessful.name) to 0.
             """)
     @OptionGroup var options: ConfigOption
     @Flag(name: .customLong("web.enable-lifecycle"),
