@@ -58,9 +58,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         let path = Self.path(request)
         if path == Self.reloadPath { return lifecycle(context, request) }
         guard request.method == .GET || request.method == .HEAD else {
-            var headers = HTTPHeaders()
-            headers.add(name: "Allow", value: "GET, HEAD")
-            return respond(context, request, status: .methodNotAllowed, body: "method not allowed\n", extraHeaders: headers)
+            return methodNotAllowed(context, request, allow: "GET, HEAD", body: "method not allowed\n")
         }
         switch path {
         case configuration.metricsPath:
@@ -85,9 +83,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
     /// without one), any other method gets 405.
     private func lifecycle(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
         guard request.method == .POST || request.method == .PUT else {
-            var headers = HTTPHeaders()
-            headers.add(name: "Allow", value: "POST, PUT")
-            return respond(context, request, status: .methodNotAllowed, body: "Only POST or PUT requests allowed\n", extraHeaders: headers)
+            return methodNotAllowed(context, request, allow: "POST, PUT", body: "Only POST or PUT requests allowed\n")
         }
         guard let reload = configuration.reload else {
             return respond(context, request, status: .forbidden, body: "Lifecycle API is not enabled.\n")
@@ -106,6 +102,13 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// 405, with the methods the path takes in `Allow` (RFC 9110 §15.5.6).
+    private func methodNotAllowed(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, allow: String, body: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Allow", value: allow)
+        respond(context, request, status: .methodNotAllowed, body: body, extraHeaders: headers)
     }
 
     /// The page at `/`: links to the metrics and the health endpoints.
