@@ -25,11 +25,16 @@ final class ReloadTests: XCTestCase {
 
     // MARK: A `vigil serve` child
 
-    func testSIGHUPMakesVigilServeApplyTheNewFileAndLogWhatChanged() async throws {
+    /// `vigil serve` on the first file, once it has sampled it, and that sample.
+    func startChild(arguments: [String] = []) async throws -> (VigilServeProcess, [String: Double]) {
         try fixture.write(ReloadFixture.first)
-        let child = try await VigilServeProcess(config: fixture.configPath, logPath: fixture.logPath)
+        let child = try await VigilServeProcess(config: fixture.configPath, arguments: arguments, logPath: fixture.logPath)
         self.child = child
-        let before = try await ReloadFixture.waitForFirstFile(child.scrape)
+        return (child, try await ReloadFixture.waitForFirstFile(child.scrape))
+    }
+
+    func testSIGHUPMakesVigilServeApplyTheNewFileAndLogWhatChanged() async throws {
+        let (child, before) = try await startChild()
 
         try fixture.write(ReloadFixture.second)
         child.send(signal: SIGHUP)
@@ -43,10 +48,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testABrokenFileSentBySIGHUPKeepsThePluginsAndZeroesTheGaugeUntilAFixedOne() async throws {
-        try fixture.write(ReloadFixture.first)
-        let child = try await VigilServeProcess(config: fixture.configPath, logPath: fixture.logPath)
-        self.child = child
-        let before = try await ReloadFixture.waitForFirstFile(child.scrape)
+        let (child, before) = try await startChild()
         let broken = ReloadFixture.first + [.broken]
 
         try fixture.write(broken)
@@ -75,10 +77,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testVigilServeWithTheLifecycleFlagReloadsOnPOSTAndAnswers500WithTheErrorForABrokenFile() async throws {
-        try fixture.write(ReloadFixture.first)
-        let child = try await VigilServeProcess(config: fixture.configPath, arguments: ["--web.enable-lifecycle"], logPath: fixture.logPath)
-        self.child = child
-        let before = try await ReloadFixture.waitForFirstFile(child.scrape)
+        let (child, before) = try await startChild(arguments: ["--web.enable-lifecycle"])
 
         try fixture.write(ReloadFixture.second)
         let reloaded = try await child.request("POST", "/-/reload")
@@ -96,10 +95,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testVigilServeWithoutTheLifecycleFlagAnswersPOSTReloadWith403AndKeepsItsPlugins() async throws {
-        try fixture.write(ReloadFixture.first)
-        let child = try await VigilServeProcess(config: fixture.configPath, logPath: fixture.logPath)
-        self.child = child
-        _ = try await ReloadFixture.waitForFirstFile(child.scrape)
+        let (child, _) = try await startChild()
 
         try fixture.write(ReloadFixture.second)
         let response = try await child.request("POST", "/-/reload")
@@ -128,11 +124,20 @@ final class ReloadTests: XCTestCase {
 
     // MARK: A sidecar in this process
 
-    /// A sidecar started from the fixture's file as it is now.
+    /// A sidecar made from the fixture's file as it is now.
     func sidecar() throws -> Sidecar {
         let config = try SidecarConfig.load(path: fixture.configPath, environment: [:])
         return try Sidecar(config: config, configFile: fixture.configPath, environment: [:],
                            logger: Logger(label: "reload-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// Runs a sidecar made from the first file, SIGHUP left alone, while `body` runs.
+    func withSidecar(lifecycleAPI: Bool = true, _ body: (Sidecar, RunningServer) async throws -> Void) async throws {
+        try fixture.write(ReloadFixture.first)
+        let sidecar = try sidecar()
+        try await withRunningServer({ try await sidecar.run(lifecycleAPI: lifecycleAPI, reloadOnSIGHUP: false, onListening: $0) }) { server in
+            try await body(sidecar, server)
+        }
     }
 
     func post(_ port: Int, _ path: String = "/-/reload", method: String = "POST") async throws -> (status: Int, body: String, allow: String?) {
@@ -141,10 +146,8 @@ final class ReloadTests: XCTestCase {
     }
 
     func testTheReloadGaugesAreSetAtStartup() async throws {
-        try fixture.write(ReloadFixture.first)
         let started = Date().timeIntervalSince1970
-        let sidecar = try sidecar()
-        try await withRunningServer({ try await sidecar.run(reloadOnSIGHUP: false, onListening: $0) }) { server in
+        try await withSidecar(lifecycleAPI: false) { _, server in
             let samples = try await server.scrape()
             XCTAssertEqual(samples[ReloadFixture.reloadSuccessful], 1)
             let timestamp = try XCTUnwrap(samples[ReloadFixture.reloadTimestamp])
@@ -154,9 +157,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testPOSTReloadAnswers200WithWhatChangedAndAppliesTheFile() async throws {
-        try fixture.write(ReloadFixture.first)
-        let sidecar = try sidecar()
-        try await withRunningServer({ try await sidecar.run(lifecycleAPI: true, reloadOnSIGHUP: false, onListening: $0) }) { server in
+        try await withSidecar { sidecar, server in
             let before = try await ReloadFixture.waitForFirstFile(server.scrape)
             try fixture.write(ReloadFixture.second)
             let response = try await post(server.port)
@@ -169,9 +170,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testABrokenFileAnswers500WithFileAndLineAndKeepsTheRunningPlugins() async throws {
-        try fixture.write(ReloadFixture.first)
-        let sidecar = try sidecar()
-        try await withRunningServer({ try await sidecar.run(lifecycleAPI: true, reloadOnSIGHUP: false, onListening: $0) }) { server in
+        try await withSidecar { sidecar, server in
             let before = try await ReloadFixture.waitForFirstFile(server.scrape)
             let broken = ReloadFixture.second + [.broken]
             try fixture.write(broken)
@@ -198,10 +197,8 @@ final class ReloadTests: XCTestCase {
     }
 
     func testWithoutTheLifecycleAPIPOSTReloadIs403AndGETIs405EitherWay() async throws {
-        try fixture.write(ReloadFixture.first)
         for lifecycleAPI in [false, true] {
-            let sidecar = try sidecar()
-            try await withRunningServer({ try await sidecar.run(lifecycleAPI: lifecycleAPI, reloadOnSIGHUP: false, onListening: $0) }) { server in
+            try await withSidecar(lifecycleAPI: lifecycleAPI) { _, server in
                 let get = try await post(server.port, method: "GET")
                 XCTAssertEqual(get.status, 405)
                 XCTAssertEqual(get.body, "Only POST or PUT requests allowed\n")
@@ -221,9 +218,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testSettingsOnlyARestartAppliesAreNamedAndKeepTheirRunningValues() async throws {
-        try fixture.write(ReloadFixture.first)
-        let sidecar = try sidecar()
-        try await withRunningServer({ try await sidecar.run(lifecycleAPI: true, reloadOnSIGHUP: false, onListening: $0) }) { server in
+        try await withSidecar { sidecar, server in
             try fixture.write(ReloadFixture.first, extra: """
                 metrics_path: /other
                 service_name: renamed
