@@ -28,8 +28,8 @@ public enum ReloadOutcome: Sendable, Equatable, CustomStringConvertible {
     static func list(_ names: [String]) -> String { names.isEmpty ? "none" : names.joined(separator: ", ") }
 }
 
-/// `vigil_config_last_reload_successful` and `vigil_config_last_reload_success_timestamp_seconds`,
-/// kept as Prometheus keeps them for its own file: set at startup, then by every reload.
+/// `VigilMetric.configLastReloadSuccessful` and `VigilMetric.configLastReloadSuccessTimestamp`,
+/// kept as Prometheus keeps its own pair for its file: set at startup, then by every reload.
 struct ReloadStatus: Sendable {
     let successful: Gauge
     let successTimestamp: Gauge

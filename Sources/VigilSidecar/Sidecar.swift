@@ -62,9 +62,9 @@ public struct Sidecar: Sendable {
 
     /// Reads the configuration file again and applies its plugins; settings only a restart
     /// applies keep their running values and are named in the outcome. A file that cannot be read
-    /// or is wrong changes nothing and sets `vigil_config_last_reload_successful` to 0; a good one
-    /// sets it to 1 and `vigil_config_last_reload_success_timestamp_seconds` to now. Reloads run
-    /// one at a time, whoever asks.
+    /// or is wrong changes nothing and sets `VigilMetric.configLastReloadSuccessful` to 0; a good
+    /// one sets it to 1 and `VigilMetric.configLastReloadSuccessTimestamp` to now. Reloads run one
+    /// at a time, whoever asks.
     public func reload() async -> ReloadOutcome {
         guard let reloader else {
             return .failed(reason: "vigil was started without a configuration file, so there is none to read again")
