@@ -60,6 +60,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // `vigil demo`: its plugins, its hungry child and its wiring. Not a product.
         .target(name: "VigilDemo", dependencies: [

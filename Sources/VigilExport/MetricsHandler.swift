@@ -5,7 +5,7 @@ import VigilMetrics
 import VigilSupport
 
 /// One HTTP/1.1 connection's requests: checks credentials and method, routes by path, renders
-/// scrapes off the event loop and writes the responses.
+/// scrapes and runs reloads off the event loop and writes the responses.
 final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -55,12 +55,12 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
             headers.add(name: "WWW-Authenticate", value: auth.challenge)
             return respond(context, request, status: .unauthorized, body: "unauthorized\n", extraHeaders: headers)
         }
+        let path = Self.path(request)
+        if path == Self.reloadPath { return lifecycle(context, request) }
         guard request.method == .GET || request.method == .HEAD else {
-            var headers = HTTPHeaders()
-            headers.add(name: "Allow", value: "GET, HEAD")
-            return respond(context, request, status: .methodNotAllowed, body: "method not allowed\n", extraHeaders: headers)
+            return methodNotAllowed(context, request, allow: "GET, HEAD", body: "method not allowed\n")
         }
-        switch Self.path(request) {
+        switch path {
         case configuration.metricsPath:
             scrape(context, request)
         case "/-/healthy":
@@ -74,6 +74,41 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         default:
             respond(context, request, status: .notFound, body: "not found; metrics are at \(configuration.metricsPath)\n")
         }
+    }
+
+    /// Where the lifecycle API's reload is, as in Prometheus.
+    static let reloadPath = "/-/reload"
+
+    /// `/-/reload`, answered as Prometheus answers it: `POST` or `PUT` runs the reload hook (403
+    /// without one), any other method gets 405.
+    private func lifecycle(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
+        guard request.method == .POST || request.method == .PUT else {
+            return methodNotAllowed(context, request, allow: "POST, PUT", body: "Only POST or PUT requests allowed\n")
+        }
+        guard let reload = configuration.reload else {
+            return respond(context, request, status: .forbidden, body: "Lifecycle API is not enabled.\n")
+        }
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        Task {
+            let result = await reload()
+            loop.execute {
+                switch result {
+                case .reloaded(let message):
+                    handler.value.respond(boundContext.value, request, status: .ok, body: message)
+                case .failed(let reason):
+                    handler.value.respond(boundContext.value, request, status: .internalServerError, body: "failed to reload config: \(reason)\n")
+                }
+            }
+        }
+    }
+
+    /// 405, with the methods the path takes in `Allow` (RFC 9110 §15.5.6).
+    private func methodNotAllowed(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, allow: String, body: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Allow", value: allow)
+        respond(context, request, status: .methodNotAllowed, body: body, extraHeaders: headers)
     }
 
     /// The page at `/`: links to the metrics and the health endpoints.
@@ -138,7 +173,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
     func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, status: HTTPResponseStatus, bytes: [UInt8],
                  extraHeaders: HTTPHeaders, close: Bool = false) {
         let path = Self.path(request)
-        let known = [configuration.metricsPath, "/-/healthy", "/-/ready", "/"].contains(path) ? path : "other"
+        let known = [configuration.metricsPath, "/-/healthy", "/-/ready", Self.reloadPath, "/"].contains(path) ? path : "other"
         metrics.requests.labels(known, String(status.code)).inc()
         var headers = extraHeaders
         headers.add(name: "Content-Length", value: String(bytes.count))

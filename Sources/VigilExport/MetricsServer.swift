@@ -5,8 +5,8 @@ import Synchronization
 import VigilMetrics
 
 /// Serves a registry to Prometheus over HTTP: `GET`/`HEAD /metrics` in text 0.0.4 or
-/// OpenMetrics by `Accept`, gzip when `Accept-Encoding` allows, `/-/healthy`, `/-/ready` and a
-/// landing page at `/`. Two lines for a host:
+/// OpenMetrics by `Accept`, gzip when `Accept-Encoding` allows, `/-/healthy`, `/-/ready`, a
+/// landing page at `/`, and `POST /-/reload` when a reload hook is configured. Two lines for a host:
 ///
 ///     let server = try await MetricsServer.start(registry: registry)
 ///     // … later: try await server.stop()
@@ -29,9 +29,22 @@ public final class MetricsServer: Sendable {
         public var maxHeaderBytes = 16 * 1024
         /// A request body larger than this gets 413 (scrapes have none).
         public var maxBodyBytes = 64 * 1024
+        /// What `POST` or `PUT /-/reload` runs: the lifecycle API, as Prometheus'
+        /// `--web.enable-lifecycle` enables it. The request waits for the hook and is answered 200
+        /// on `.reloaded`, 500 with the reason on `.failed`. Nil (the default): the endpoint
+        /// answers 403, "Lifecycle API is not enabled.". `GET /-/reload` gets 405 either way.
+        public var reload: (@Sendable () async -> ReloadResult)?
 
         /// Loopback, port 9464, `/metrics`, no credentials.
         public init() {}
+    }
+
+    /// What a reload hook (`Configuration.reload`) reports, and so how `/-/reload` answers.
+    public enum ReloadResult: Sendable, Equatable {
+        /// Applied: 200, with the text as the body.
+        case reloaded(String)
+        /// Not applied: 500, with `failed to reload config: ` and the text as the body.
+        case failed(String)
     }
 
     /// What the server was started with.

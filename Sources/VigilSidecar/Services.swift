@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import Vigil
 
 /// Serves `/metrics` until shutdown, then stops accepting connections.
@@ -16,6 +17,18 @@ struct ServerService: Service {
         try? await gracefulShutdown()
         try await server.stop()
         logger.info("metrics server stopped")
+    }
+}
+
+/// Reloads the configuration on every SIGHUP until shutdown; the reloader logs each outcome.
+struct ReloadService: Service {
+    let hangups: UnixSignalsSequence
+    let reload: @Sendable () async -> Void
+
+    func run() async throws {
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            await reload()
+        }
     }
 }
 

@@ -1,24 +1,36 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import Vigil
 
 /// What `vigil serve` and `vigil demo` run: the registry with the process collector, the
 /// plugin sampler, the HTTP endpoint, the Pushgateway pusher and span export, under one
-/// service group that SIGTERM and SIGINT stop cleanly.
+/// service group that SIGTERM and SIGINT stop cleanly, and that SIGHUP or `POST /-/reload`
+/// make re-read the configuration file.
 public struct Sidecar: Sendable {
+    /// The configuration the sidecar started with; a reload changes the plugins the sampler
+    /// watches (`sampler.plugins`), never this.
     public let config: SidecarConfig
     public let registry: Registry
     public let sampler: ResourceSampler
     public let tracer: Tracer?
     let logger: Logger
+    /// Nil when the configuration came from no file: then there is nothing to reload.
+    let reloader: ConfigReloader?
 
-    /// - Parameter tracesFile: where spans go when no OTLP endpoint is configured (nil: nowhere).
-    public init(config: SidecarConfig, logger: Logger, tracesFile: String? = nil) throws {
+    /// - Parameters:
+    ///   - configFile: the file `config` was loaded from. Given, `reload()` (and so SIGHUP and
+    ///     `POST /-/reload`) reads it again.
+    ///   - environment: the variables `config` was loaded with; a reload applies them again.
+    ///   - tracesFile: where spans go when no OTLP endpoint is configured (nil: nowhere).
+    public init(config: SidecarConfig, configFile: String? = nil, environment: [String: String] = ProcessEnvironment.all,
+                logger: Logger, tracesFile: String? = nil) throws {
         self.config = config
         self.logger = logger
         registry = Registry()
         try registry.register(ProcessCollector())
         try registry.register(VigilMetric.buildInfo).labels(VigilVersion.current).set(1)
+        let status = try ReloadStatus(registry: registry)
         let logger = logger
         sampler = try ResourceSampler(plugins: config.plugins, registry: registry, interval: config.samplingInterval) { event in
             let level: Logger.Level = event.kind == .exceeded ? .warning : .info
@@ -41,21 +53,52 @@ public struct Sidecar: Sendable {
         } else {
             tracer = nil
         }
+        if let configFile {
+            reloader = ConfigReloader(path: configFile, environment: environment, running: config, sampler: sampler, status: status, logger: logger)
+        } else {
+            reloader = nil
+        }
+    }
+
+    /// Reads the configuration file again and applies its plugins; settings only a restart
+    /// applies keep their running values and are named in the outcome. A file that cannot be read
+    /// or is wrong changes nothing and sets `VigilMetric.configLastReloadSuccessful` to 0; a good
+    /// one sets it to 1 and `VigilMetric.configLastReloadSuccessTimestamp` to now. Reloads run one
+    /// at a time, whoever asks.
+    public func reload() async -> ReloadOutcome {
+        guard let reloader else {
+            return .failed(reason: "vigil was started without a configuration file, so there is none to read again")
+        }
+        return await reloader.reload()
     }
 
     /// Runs until SIGTERM, SIGINT or a graceful shutdown of an enclosing service group, then stops
     /// accepting scrapes, stops `extraServices`, flushes spans and pushes once more, within
-    /// `config.shutdownGrace`.
+    /// `config.shutdownGrace`. With a configuration file, SIGHUP calls `reload()`.
     /// - Parameters:
     ///   - extraServices: run alongside the sidecar's own, and stopped before them.
+    ///   - lifecycleAPI: whether `POST /-/reload` calls `reload()` (`--web.enable-lifecycle`);
+    ///     without it the endpoint answers 403.
+    ///   - reloadOnSIGHUP: whether to trap SIGHUP (when there is a configuration file); false
+    ///     leaves the signal to whoever else handles it, such as a host embedding the sidecar.
     ///   - onListening: called with the port bound (the real one when `listen` asks for port 0)
-    ///     once the server accepts scrapes.
-    public func run(extraServices: [any Service] = [], onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    ///     once the server accepts scrapes, and SIGHUP, if trapped, reloads.
+    public func run(extraServices: [any Service] = [], lifecycleAPI: Bool = false, reloadOnSIGHUP: Bool = true,
+                    onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         var server = MetricsServer.Configuration()
         server.host = config.listenHost
         server.port = config.listenPort
         server.metricsPath = config.metricsPath
         server.auth = config.auth
+        if lifecycleAPI {
+            server.reload = { [self] in
+                let outcome = await reload()
+                return switch outcome {
+                case .reloaded: .reloaded("\(outcome)\n")
+                case .failed(let reason): .failed(reason)
+                }
+            }
+        }
         var services: [any Service] = []
         if let tracer { services.append(TracerService(tracer: tracer, grace: config.shutdownGrace, logger: logger)) }
         if let push = config.pushgateway {
@@ -63,6 +106,12 @@ public struct Sidecar: Sendable {
         }
         services.append(SamplerService(sampler: sampler))
         services += extraServices
+        if reloadOnSIGHUP, reloader != nil {
+            // Trapped before the server listens, so a SIGHUP sent once it does never finds the
+            // default action (which ends the process).
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            services.append(ReloadService(hangups: hangups, reload: { [self] in _ = await reload() }))
+        }
         // Listed last, stopped first: no scrape sees a half-stopped sidecar.
         services.append(ServerService(registry: registry, configuration: server, logger: logger, started: onListening))
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

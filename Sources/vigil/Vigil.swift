@@ -42,14 +42,25 @@ func loadConfig(_ path: String) throws -> SidecarConfig {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Watch the configured plugins and serve /metrics until SIGTERM or SIGINT.")
+    static let configuration = CommandConfiguration(
+        abstract: "Watch the configured plugins and serve /metrics until SIGTERM or SIGINT.",
+        discussion: """
+            SIGHUP re-reads the configuration file: plugins are added, removed and changed in place \
+            (those that stay keep their counters). listen, metrics_path, auth, sampling_interval, \
+            service_name, resource_attributes, pushgateway, otlp and shutdown_grace need a restart: \
+            a reload that changes them says so in the log and keeps the running values. A bad file \
+            changes nothing and sets \(VigilMetric.configLastReloadSuccessful.name) to 0.
+            """)
     @OptionGroup var options: ConfigOption
+    @Flag(name: .customLong("web.enable-lifecycle"),
+          help: "Let POST /-/reload re-read the configuration file, as SIGHUP does (200, or 500 with the error).")
+    var enableLifecycle = false
 
     func run() async throws {
         let config = try loadConfig(options.config)
         let logger = makeLogger()
-        let sidecar = try Sidecar(config: config, logger: logger)
-        try await sidecar.run()
+        let sidecar = try Sidecar(config: config, configFile: options.config, logger: logger)
+        try await sidecar.run(lifecycleAPI: enableLifecycle)
     }
 }
 
@@ -75,7 +86,7 @@ struct Push: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let logger = makeLogger()
-        let sidecar = try Sidecar(config: config, logger: logger)
+        let sidecar = try Sidecar(config: config, configFile: options.config, logger: logger)
         let client = PushgatewayClient(configuration: push.client, registry: sidecar.registry)
         if once {
             sidecar.sampler.sampleNow()

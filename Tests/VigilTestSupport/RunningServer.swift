@@ -22,12 +22,7 @@ public struct RunningServer: Sendable {
     public func scrape() async throws -> [String: Double] {
         let response = try await get("/metrics")
         guard response.status == 200 else { throw HarnessError("GET /metrics answered \(response.status)") }
-        var samples: [String: Double] = [:]
-        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-            samples[String(line[..<space])] = value
-        }
-        return samples
+        return exposedSamples(response.body)
     }
 
     /// Whether a connection to the port is refused: nothing listens there any more.
@@ -48,6 +43,16 @@ public struct RunningServer: Sendable {
         guard case .returned(let at)? = state.finished else { throw HarnessError("the run failed: \(state.finished.map { "\($0)" } ?? "")") }
         return started.duration(to: at)
     }
+}
+
+/// The samples of a text-format exposition, by series as written (`name{label="value",…}`).
+public func exposedSamples(_ body: [UInt8]) -> [String: Double] {
+    var samples: [String: Double] = [:]
+    for line in String(decoding: body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+        samples[String(line[..<space])] = value
+    }
+    return samples
 }
 
 /// Runs `run` (a sidecar's or the demo's) until `body` is done, then shuts it down gracefully
