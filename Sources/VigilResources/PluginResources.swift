@@ -1,14 +1,19 @@
 /// What the sampler watches for one plugin: how to find its processes, and its limits.
 public struct PluginResources: Sendable, Equatable {
     public var name: String
-    /// A process belongs to the plugin when any matcher selects it.
+    /// A process belongs to the plugin when any matcher selects it. A plugin without matchers is
+    /// an in-process one: only the threads registered with `addThreads(_:to:)` are its own.
     public var matchers: [ProcessMatcher]
     public var limits: ResourceLimits
+    /// The plugin's version, the `version` label of `vigil_plugin_info`. Nil is exported as the
+    /// empty value, which Prometheus treats as a label that is not there.
+    public var version: String?
 
-    public init(name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits()) {
+    public init(name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits(), version: String? = nil) {
         self.name = name
         self.matchers = matchers
         self.limits = limits
+        self.version = version
     }
 }
 

@@ -14,12 +14,18 @@ import Musl
 /// reads the latest sample and never touches /proc itself. CPU counters never go backwards: a
 /// process that exits leaves its CPU time with its plugin, as process-exporter does. Problems
 /// while sampling are counted in `vigil_sample_errors_total{plugin,reason}` and never stop it.
+///
+/// Besides the figures, it publishes each watched plugin's `vigil_plugin_info` and
+/// `vigil_plugin_start_time_seconds`, counts the processes that join and leave each plugin
+/// (`ProcessChurn`, `recordExit`). Its plugins can change while it runs
+/// (ResourceSampler+Plugins.swift).
 public final class ResourceSampler: Sendable {
     public let interval: Duration
     let source: any ProcSource
     let constants: SystemConstants
     let onLimitEvent: (@Sendable (LimitEvent) -> Void)?
     let state: Locked<State>
+    let infoSeries: PluginInfoSeries
     private let task = Locked<Task<Void, Never>?>(nil)
 
     struct Tracked: Equatable {
@@ -42,6 +48,7 @@ public final class ResourceSampler: Sendable {
         var errors: [String: UInt64] = [:]
         /// Thread ids registered by the host for an in-process plugin.
         var threads: Set<Int32> = []
+        var churn = ProcessChurn()
     }
 
     struct State {
@@ -60,7 +67,7 @@ public final class ResourceSampler: Sendable {
         source: any ProcSource = ProcFileSystem(), constants: SystemConstants? = nil,
         onLimitEvent: (@Sendable (LimitEvent) -> Void)? = nil
     ) throws(ResourceSamplerError) {
-        try Self.checkNames(plugins)
+        try Self.check(plugins)
         self.interval = interval
         self.source = source
         self.constants = constants ?? .current(source: source)
@@ -68,69 +75,12 @@ public final class ResourceSampler: Sendable {
         self.state = Locked(State(
             configs: plugins, plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
         do {
+            infoSeries = try PluginInfoSeries(registry: registry)
             try registry.register(PluginResourceCollector(sampler: self))
         } catch {
             throw .registration(error)
         }
-    }
-
-    private static func checkNames(_ plugins: [PluginResources]) throws(ResourceSamplerError) {
-        var seen = Set<String>()
-        for plugin in plugins where !seen.insert(plugin.name).inserted {
-            throw .duplicatePlugin(plugin.name)
-        }
-    }
-
-    /// The plugins watched now, in the order given.
-    public var plugins: [PluginResources] { state.withLock { $0.configs } }
-
-    /// What `update(plugins:)` changed, by plugin name.
-    public struct Update: Sendable, Equatable {
-        public var added: [String] = []
-        public var removed: [String] = []
-        /// Plugins whose matchers or limits changed; their counters carry on.
-        public var changed: [String] = []
-        public var unchanged: [String] = []
-    }
-
-    /// Watches `plugins` from now on, as a reload of the configuration does: plugins not
-    /// watched before start from zero at the next sample, plugins no longer listed leave the
-    /// exposition at the next scrape, and plugins that stay keep their counters (CPU time,
-    /// violations, errors) whether or not their matchers or limits changed. A limit that is gone
-    /// no longer counts as exceeded.
-    @discardableResult
-    public func update(plugins: [PluginResources]) throws(ResourceSamplerError) -> Update {
-        try Self.checkNames(plugins)
-        return state.withLock { state in
-            var update = Update()
-            var kept: [String: PluginState] = [:]
-            let before = Dictionary(state.configs.map { ($0.name, $0) }) { a, _ in a }
-            for plugin in plugins {
-                guard var ps = state.plugins[plugin.name], let old = before[plugin.name] else {
-                    update.added.append(plugin.name)
-                    kept[plugin.name] = PluginState()
-                    continue
-                }
-                if old == plugin { update.unchanged.append(plugin.name) } else { update.changed.append(plugin.name) }
-                for resource in ResourceKind.allCases where plugin.limits[resource] == nil { ps.exceeded[resource] = nil }
-                kept[plugin.name] = ps
-            }
-            update.removed = state.configs.map(\.name).filter { kept[$0] == nil }
-            state.configs = plugins
-            state.plugins = kept
-            return update
-        }
-    }
-
-    /// Stops watching `plugin`: its series leave the exposition at the next scrape. Returns
-    /// whether it was watched.
-    @discardableResult
-    public func remove(plugin: String) -> Bool {
-        state.withLock { state in
-            guard state.plugins.removeValue(forKey: plugin) != nil else { return false }
-            state.configs.removeAll { $0.name == plugin }
-            return true
-        }
+        plugins.forEach(infoSeries.publish)
     }
 
     /// Counts `threads` (ids from `currentThreadID()`) as the CPU of an in-process plugin.
@@ -205,6 +155,7 @@ public final class ResourceSampler: Sendable {
             state.withLock { state in
                 // Removed by `update` or `remove` while this sweep read it: its figures go nowhere.
                 guard var ps = state.plugins[plugin.name] else { return }
+                ps.churn.sample(from: ps.tracked, to: reading.tracked)
                 apply(reading, threadsOnly: pids.isEmpty && !threads.isEmpty, now: now, to: &ps)
                 for reason in errors { ps.errors[reason, default: 0] += 1 }
                 events += checkLimits(plugin, &ps)
@@ -315,8 +266,8 @@ public final class ResourceSampler: Sendable {
     }
 }
 
-/// Why a sampler could not be made.
-public enum ResourceSamplerError: Error, CustomStringConvertible {
+/// Why a sampler could not be made, or a new set of plugins was refused.
+public enum ResourceSamplerError: Error, CustomStringConvertible, Equatable {
     case duplicatePlugin(String)
     case registration(RegistrationError)
 
