@@ -12,7 +12,7 @@ struct PluginResourceCollector: Collector {
         VigilMetric.pluginOpenFDs.metric, VigilMetric.pluginMaxFDs.metric, VigilMetric.pluginThreads.metric,
         VigilMetric.pluginProcesses.metric, VigilMetric.pluginLimit.metric, VigilMetric.pluginLimitExceeded.metric,
         VigilMetric.pluginLimitViolations.metric, VigilMetric.sampleErrors.metric,
-        VigilMetric.pluginProcessStarts.metric, VigilMetric.pluginProcessExits.metric,
+        VigilMetric.pluginProcessStarts.metric, VigilMetric.pluginProcessExits.metric, VigilMetric.pluginLimitActions.metric,
     ]
 
     var descriptors: [MetricDescriptor] { Self.families }
@@ -58,6 +58,16 @@ struct PluginResourceCollector: Collector {
                 for (reason, count) in exits {
                     add(VigilMetric.pluginProcessExits, [name, reason], .counter(Double(count)))
                 }
+            }
+            // The action a policy would take is exported at 0 for each limit before it first acts.
+            var actions = ps.actions
+            if let label = config.onLimit?.countedAs {
+                for resource in ResourceKind.allCases where config.limits[resource] != nil {
+                    actions[ActionKey(resource: resource, label: label), default: 0] += 0
+                }
+            }
+            for (key, count) in actions {
+                add(VigilMetric.pluginLimitActions, [name, key.resource.rawValue, key.label], .counter(Double(count)))
             }
         }
         return families.map { CollectedFamily(name: $0.key, samples: $0.value) }

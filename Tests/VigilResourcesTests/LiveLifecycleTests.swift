@@ -4,10 +4,12 @@ import VigilTestSupport
 import XCTest
 @testable import VigilResources
 
-/// Process churn with real processes: workers that die and come back, and children the test
-/// reaps itself.
+/// Process churn and limit actions with real processes: workers that die and come back,
+/// children the test reaps itself, and a child that grows past its memory limit.
 final class LiveLifecycleTests: XCTestCase {
     let registry = Registry()
+    let log = HostLog()
+    let mebibyte: UInt64 = 1_048_576
 
     func value(_ series: String) -> Double? { registry.sample(series) }
 
@@ -48,6 +50,61 @@ final class LiveLifecycleTests: XCTestCase {
         s.sampleNow()
         XCTAssertEqual(value("vigil_plugin_process_exits_total{plugin=\"w\",reason=\"failed\"}"), 1)
         XCTAssertEqual(value("vigil_plugin_process_exits_total{plugin=\"w\",reason=\"unknown\"}"), 0)
+    }
+
+    func testAChildThatStaysOverItsMemoryLimitIsSentTERMOnceTheDurationHasPassed() async throws {
+        let hog = try Workload([])
+        let s = try ResourceSampler(
+            plugins: [PluginResources(
+                name: "hog", matchers: [try ProcessMatcher(.pid(hog.pid))], limits: ResourceLimits(memoryBytes: 32 * mebibyte),
+                onLimit: LimitPolicy(for: .milliseconds(300), action: .signal(SIGTERM)))],
+            registry: registry, interval: .milliseconds(50), onLimitEvent: log.record)
+        s.start()
+        try hog.send("grow 48")
+        try await waitUntil("the hog to be sent SIGTERM and exit") { !hog.process.isRunning }
+        await s.stop()
+        XCTAssertEqual(hog.process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(hog.process.terminationStatus, SIGTERM)
+        XCTAssertEqual(value("vigil_plugin_limit_actions_total{plugin=\"hog\",resource=\"memory_bytes\",action=\"signal\"}"), 1)
+        let taken = try XCTUnwrap(log.actions.first)
+        XCTAssertEqual(log.actions.count, 1)
+        XCTAssertEqual(taken.pids, [hog.pid])
+        XCTAssertEqual(taken.failures, [])
+        XCTAssertGreaterThanOrEqual(taken.exceededFor, .milliseconds(300), "not before the limit stayed exceeded for 300 ms")
+    }
+
+    func testADryRunIsCountedAndTheChildLivesOn() throws {
+        let hog = try Workload(["mem", "48"])
+        let s = try ResourceSampler(
+            plugins: [PluginResources(
+                name: "hog", matchers: [try ProcessMatcher(.pid(hog.pid))], limits: ResourceLimits(memoryBytes: 32 * mebibyte),
+                onLimit: LimitPolicy(for: .milliseconds(300), action: .signal(SIGKILL), dryRun: true))],
+            registry: registry, onLimitEvent: log.record)
+        s.sampleNow()
+        let over = monotonicSeconds()
+        try blockUntil("300 ms over the limit") { monotonicSeconds() - over >= 0.3 }
+        s.sampleNow()
+        s.sampleNow()
+        XCTAssertEqual(value("vigil_plugin_limit_actions_total{plugin=\"hog\",resource=\"memory_bytes\",action=\"dry_run\"}"), 1)
+        XCTAssertEqual(log.actions.map(\.pids), [[hog.pid]])
+        try hog.send("free")  // it answers: no SIGKILL reached it
+        XCTAssertTrue(hog.process.isRunning)
+    }
+
+    func testTheBreakerHookOpensWhileTheChildIsOverAndClosesOnceItIsBackUnder() async throws {
+        let hog = try Workload(["mem", "48"])
+        let s = try ResourceSampler(
+            plugins: [PluginResources(
+                name: "hog", matchers: [try ProcessMatcher(.pid(hog.pid))], limits: ResourceLimits(memoryBytes: 32 * mebibyte),
+                onLimit: LimitPolicy(for: .milliseconds(300), action: .breaker))],
+            registry: registry, interval: .milliseconds(50), onLimitEvent: log.record, onBreaker: log.breaker)
+        s.start()
+        try await waitUntil("the breakers to open") { log.breakerCalls == [true] }
+        try hog.send("free")
+        try await waitUntil("the breakers to close") { log.breakerCalls == [true, false] }
+        await s.stop()
+        XCTAssertEqual(value("vigil_plugin_limit_actions_total{plugin=\"hog\",resource=\"memory_bytes\",action=\"breaker\"}"), 1)
+        XCTAssertTrue(hog.process.isRunning)
     }
 }
 
