@@ -1,5 +1,11 @@
 import VigilSupport
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A resource a plugin can be limited on; the `resource` label of the limit metrics.
 public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
     case memoryBytes = "memory_bytes"
@@ -38,13 +44,43 @@ public struct ResourceLimits: Sendable, Equatable {
     }
 }
 
-/// A plugin crossing one of its limits, either way.
+/// A plugin crossing one of its limits, either way, or an action its `LimitPolicy` took.
 public struct LimitEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// The plugin went over the limit: `vigil_plugin_limit_violations_total` counted it.
         case exceeded
         /// The plugin is back under the limit.
         case recovered
+        /// The limit stayed exceeded for the policy's `sustainedFor`: the action ran (or, on a
+        /// dry run, would have); `vigil_plugin_limit_actions_total` counted it. A host with
+        /// tracing turns this into an event on its current span.
+        case action(ActionTaken)
+    }
+
+    /// What a `LimitPolicy` did, or on a dry run would have done, to a plugin.
+    public struct ActionTaken: Sendable, Equatable {
+        /// `.signal(n)` or `.breaker`.
+        public var action: LimitPolicy.Action
+        public var dryRun: Bool
+        /// How long the limit had been exceeded, from the first sample over it to this one.
+        public var exceededFor: Duration
+        /// The processes the signal was meant for, `failures` included (on a dry run, those it
+        /// would have been sent to); empty for the breaker.
+        public var pids: [Int32]
+        /// Processes the signal could not be sent to; each is also counted in
+        /// `vigil_sample_errors_total` (`ESRCH`: vanished, `EPERM`: permission_denied).
+        public var failures: [SignalFailure]
+
+        /// The `action` label it was counted under: `signal`, `breaker` or `dry_run`.
+        public var label: String { dryRun ? "dry_run" : action.label ?? "" }
+    }
+
+    /// A process kill(2) refused.
+    public struct SignalFailure: Sendable, Equatable, CustomStringConvertible {
+        public var pid: Int32
+        public var errno: Int32
+
+        public var description: String { "pid \(pid): \(String(cString: strerror(errno)))" }
     }
 
     public var plugin: String
@@ -53,6 +89,26 @@ public struct LimitEvent: Sendable, Equatable {
     /// The measured value and the limit, in base units.
     public var value: Double
     public var limit: Double
+
+    /// One line for a log: what happened, without the figures (they are fields of their own).
+    public var summary: String {
+        switch kind {
+        case .exceeded: return "limit exceeded"
+        case .recovered: return "back under limit"
+        case .action(let taken):
+            let would = taken.dryRun ? "dry run: would " : ""
+            let after = "after \(taken.exceededFor.milliseconds())ms over the limit"
+            switch taken.action {
+            case .signal(let signal):
+                let sent = taken.pids.count - taken.failures.count
+                let failed = taken.failures.isEmpty ? "" : "; failed for " + taken.failures.map(\.description).joined(separator: ", ")
+                return "\(would)\(taken.dryRun ? "send" : "sent") \(LimitPolicy.describe(signal: signal)) to "
+                    + "\(taken.dryRun ? taken.pids.count : sent) process(es) \(after)\(failed)"
+            case .breaker, .watch:
+                return "\(would)\(taken.dryRun ? "open" : "opened") the plugin's circuit breakers \(after)"
+            }
+        }
+    }
 }
 
 /// A size in bytes written the way people write them: `512MiB`, `1.5GiB`, `100MB`, `4096`.

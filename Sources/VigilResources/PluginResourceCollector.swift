@@ -2,7 +2,8 @@ import VigilContract
 import VigilMetrics
 
 /// Publishes the sampler's latest figures as the `VigilMetric.plugin*` families and
-/// `VigilMetric.sampleErrors`.
+/// `VigilMetric.sampleErrors`; `vigil_plugin_info` and `vigil_plugin_start_time_seconds` are
+/// registered families instead (`PluginInfoSeries`).
 struct PluginResourceCollector: Collector {
     let sampler: ResourceSampler
 
@@ -11,6 +12,7 @@ struct PluginResourceCollector: Collector {
         VigilMetric.pluginOpenFDs.metric, VigilMetric.pluginMaxFDs.metric, VigilMetric.pluginThreads.metric,
         VigilMetric.pluginProcesses.metric, VigilMetric.pluginLimit.metric, VigilMetric.pluginLimitExceeded.metric,
         VigilMetric.pluginLimitViolations.metric, VigilMetric.sampleErrors.metric,
+        VigilMetric.pluginProcessStarts.metric, VigilMetric.pluginProcessExits.metric, VigilMetric.pluginLimitActions.metric,
     ]
 
     var descriptors: [MetricDescriptor] { Self.families }
@@ -46,6 +48,26 @@ struct PluginResourceCollector: Collector {
             for known in VigilMetric.Values.sampleErrorReason where reasons[known] == nil { reasons[known] = 0 }
             for (reason, count) in reasons {
                 add(VigilMetric.sampleErrors, [name, reason], .counter(Double(count)))
+            }
+            // Process churn, for plugins that have processes (not in-process ones); starts and
+            // unknown exits from the first sample on, other reasons from their first exit.
+            if !config.matchers.isEmpty {
+                add(VigilMetric.pluginProcessStarts, [name], .counter(Double(ps.churn.starts)))
+                var exits = ps.churn.exits
+                if exits[ExitStatus.unknownReason] == nil { exits[ExitStatus.unknownReason] = 0 }
+                for (reason, count) in exits {
+                    add(VigilMetric.pluginProcessExits, [name, reason], .counter(Double(count)))
+                }
+            }
+            // The action a policy would take is exported at 0 for each limit before it first acts.
+            var actions = ps.actions
+            if let label = config.onLimit?.countedAs {
+                for resource in ResourceKind.allCases where config.limits[resource] != nil {
+                    actions[ActionKey(resource: resource, label: label), default: 0] += 0
+                }
+            }
+            for (key, count) in actions {
+                add(VigilMetric.pluginLimitActions, [name, key.resource.rawValue, key.label], .counter(Double(count)))
             }
         }
         return families.map { CollectedFamily(name: $0.key, samples: $0.value) }

@@ -1,14 +1,27 @@
-/// What the sampler watches for one plugin: how to find its processes, and its limits.
+/// What the sampler watches for one plugin: how to find its processes, its limits, and what to
+/// do when it stays over them.
 public struct PluginResources: Sendable, Equatable {
     public var name: String
-    /// A process belongs to the plugin when any matcher selects it.
+    /// A process belongs to the plugin when any matcher selects it. A plugin without matchers is
+    /// an in-process one: only the threads registered with `addThreads(_:to:)` are its own.
     public var matchers: [ProcessMatcher]
     public var limits: ResourceLimits
+    /// The plugin's version, the `version` label of `vigil_plugin_info`. Nil is exported as the
+    /// empty value, which Prometheus treats as a label that is not there.
+    public var version: String?
+    /// What happens when a limit stays exceeded; nil only watches (the gauges and
+    /// `vigil_plugin_limit_violations_total` move, nothing is done to the plugin).
+    public var onLimit: LimitPolicy?
 
-    public init(name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits()) {
+    public init(
+        name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits(), version: String? = nil,
+        onLimit: LimitPolicy? = nil
+    ) {
         self.name = name
         self.matchers = matchers
         self.limits = limits
+        self.version = version
+        self.onLimit = onLimit
     }
 }
 

@@ -14,12 +14,24 @@ import Musl
 /// reads the latest sample and never touches /proc itself. CPU counters never go backwards: a
 /// process that exits leaves its CPU time with its plugin, as process-exporter does. Problems
 /// while sampling are counted in `vigil_sample_errors_total{plugin,reason}` and never stop it.
+///
+/// Besides the figures, it publishes each watched plugin's `vigil_plugin_info` and
+/// `vigil_plugin_start_time_seconds`, counts the processes that join and leave each plugin
+/// (`ProcessChurn`, `recordExit`), and runs each plugin's `LimitPolicy` when a limit stays
+/// exceeded (ResourceSampler+LimitActions.swift). Its plugins can change while it runs
+/// (ResourceSampler+Plugins.swift).
 public final class ResourceSampler: Sendable {
     public let interval: Duration
     let source: any ProcSource
     let constants: SystemConstants
     let onLimitEvent: (@Sendable (LimitEvent) -> Void)?
+    let onBreaker: (@Sendable (_ plugin: String, _ open: Bool) -> Void)?
     let state: Locked<State>
+    let infoSeries: PluginInfoSeries
+    /// Seconds on the monotonic clock; a test may step it by hand.
+    let monotonic: @Sendable () -> Double
+    /// kill(2): 0 when sent, else the errno. Tests record instead of sending.
+    let sendSignal: @Sendable (_ pid: Int32, _ signal: Int32) -> Int32
     private let task = Locked<Task<Void, Never>?>(nil)
 
     struct Tracked: Equatable {
@@ -42,6 +54,13 @@ public final class ResourceSampler: Sendable {
         var errors: [String: UInt64] = [:]
         /// Thread ids registered by the host for an in-process plugin.
         var threads: Set<Int32> = []
+        var churn = ProcessChurn()
+        /// The current episode over each exceeded limit.
+        var episodes: [ResourceKind: LimitEpisode] = [:]
+        /// `vigil_plugin_limit_actions_total` by resource and `action` label.
+        var actions: [ActionKey: UInt64] = [:]
+        /// Limits whose episode opened the plugin's circuit breakers and still holds them open.
+        var breakerHeldBy: Set<ResourceKind> = []
     }
 
     struct State {
@@ -54,84 +73,58 @@ public final class ResourceSampler: Sendable {
     ///   - plugins: the plugins to watch; names must be unique.
     ///   - registry: where the figures are published.
     ///   - interval: time between samples (default 5 s).
-    ///   - onLimitEvent: called, on the sampler's task, when a plugin crosses a limit either way.
-    public init(
+    ///   - onLimitEvent: called, on the sampler's task, when a plugin crosses a limit either way
+    ///     and when a `LimitPolicy` acts (or would, on a dry run).
+    ///   - onBreaker: how a host that runs plugins in process opens (`true`) and closes (`false`)
+    ///     a plugin's circuit breakers for `LimitPolicy.Action.breaker`. Called on the sampler's
+    ///     task, and on the caller's by `update(plugins:)` and `remove(plugin:)` when they end a
+    ///     plugin's hold on its breakers. Required when a plugin's policy uses the breaker.
+    public convenience init(
         plugins: [PluginResources], registry: Registry, interval: Duration = .seconds(5),
         source: any ProcSource = ProcFileSystem(), constants: SystemConstants? = nil,
-        onLimitEvent: (@Sendable (LimitEvent) -> Void)? = nil
+        onLimitEvent: (@Sendable (LimitEvent) -> Void)? = nil,
+        onBreaker: (@Sendable (_ plugin: String, _ open: Bool) -> Void)? = nil
     ) throws(ResourceSamplerError) {
-        try Self.checkNames(plugins)
+        // A fixture folder's pids are not this machine's processes: they are never signalled.
+        let live = (source as? ProcFileSystem)?.root == "/proc"
+        try self.init(
+            plugins: plugins, registry: registry, interval: interval, source: source, constants: constants,
+            onLimitEvent: onLimitEvent, onBreaker: onBreaker, monotonic: SystemClock.monotonicSeconds,
+            sendSignal: live ? Self.signal : Self.notALiveProcess)
+    }
+
+    /// kill(2), returning 0 or the errno.
+    @Sendable static func signal(_ pid: Int32, _ signal: Int32) -> Int32 {
+        kill(pid, signal) == 0 ? 0 : errno
+    }
+
+    @Sendable static func notALiveProcess(_ pid: Int32, _ signal: Int32) -> Int32 { ESRCH }
+
+    init(
+        plugins: [PluginResources], registry: Registry, interval: Duration, source: any ProcSource,
+        constants: SystemConstants?, onLimitEvent: (@Sendable (LimitEvent) -> Void)?,
+        onBreaker: (@Sendable (_ plugin: String, _ open: Bool) -> Void)?, monotonic: @escaping @Sendable () -> Double,
+        sendSignal: @escaping @Sendable (_ pid: Int32, _ signal: Int32) -> Int32
+    ) throws(ResourceSamplerError) {
+        try Self.check(plugins, hasBreakerHook: onBreaker != nil)
         self.interval = interval
         self.source = source
         self.constants = constants ?? .current(source: source)
         self.onLimitEvent = onLimitEvent
+        self.onBreaker = onBreaker
+        self.monotonic = monotonic
+        self.sendSignal = sendSignal
         self.state = Locked(State(
             configs: plugins, plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
         do {
+            infoSeries = try PluginInfoSeries(registry: registry)
             try registry.register(PluginResourceCollector(sampler: self))
         } catch {
             throw .registration(error)
         }
+        plugins.forEach(infoSeries.publish)
     }
 
-    private static func checkNames(_ plugins: [PluginResources]) throws(ResourceSamplerError) {
-        var seen = Set<String>()
-        for plugin in plugins where !seen.insert(plugin.name).inserted {
-            throw .duplicatePlugin(plugin.name)
-        }
-    }
-
-    /// The plugins watched now, in the order given.
-    public var plugins: [PluginResources] { state.withLock { $0.configs } }
-
-    /// What `update(plugins:)` changed, by plugin name.
-    public struct Update: Sendable, Equatable {
-        public var added: [String] = []
-        public var removed: [String] = []
-        /// Plugins whose matchers or limits changed; their counters carry on.
-        public var changed: [String] = []
-        public var unchanged: [String] = []
-    }
-
-    /// Watches `plugins` from now on, as a reload of the configuration does: plugins not
-    /// watched before start from zero at the next sample, plugins no longer listed leave the
-    /// exposition at the next scrape, and plugins that stay keep their counters (CPU time,
-    /// violations, errors) whether or not their matchers or limits changed. A limit that is gone
-    /// no longer counts as exceeded.
-    @discardableResult
-    public func update(plugins: [PluginResources]) throws(ResourceSamplerError) -> Update {
-        try Self.checkNames(plugins)
-        return state.withLock { state in
-            var update = Update()
-            var kept: [String: PluginState] = [:]
-            let before = Dictionary(state.configs.map { ($0.name, $0) }) { a, _ in a }
-            for plugin in plugins {
-                guard var ps = state.plugins[plugin.name], let old = before[plugin.name] else {
-                    update.added.append(plugin.name)
-                    kept[plugin.name] = PluginState()
-                    continue
-                }
-                if old == plugin { update.unchanged.append(plugin.name) } else { update.changed.append(plugin.name) }
-                for resource in ResourceKind.allCases where plugin.limits[resource] == nil { ps.exceeded[resource] = nil }
-                kept[plugin.name] = ps
-            }
-            update.removed = state.configs.map(\.name).filter { kept[$0] == nil }
-            state.configs = plugins
-            state.plugins = kept
-            return update
-        }
-    }
-
-    /// Stops watching `plugin`: its series leave the exposition at the next scrape. Returns
-    /// whether it was watched.
-    @discardableResult
-    public func remove(plugin: String) -> Bool {
-        state.withLock { state in
-            guard state.plugins.removeValue(forKey: plugin) != nil else { return false }
-            state.configs.removeAll { $0.name == plugin }
-            return true
-        }
-    }
 
     /// Counts `threads` (ids from `currentThreadID()`) as the CPU of an in-process plugin.
     public func addThreads(_ threads: [Int32], to plugin: String) {
@@ -182,14 +175,14 @@ public final class ResourceSampler: Sendable {
     /// Samples every plugin now, on the calling thread, and returns the figures.
     @discardableResult
     public func sampleNow() -> [String: PluginUsage] {
-        let now = SystemClock.monotonicSeconds()
+        let now = monotonic()
         var table = ProcessTable(source: source, selfPID: getpid())
         var listError: ProcError?
         let (plugins, registeredThreads) = state.withLock { state in (state.configs, state.plugins.mapValues(\.threads)) }
         if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
             do { try table.loadPIDs() } catch { listError = error }
         }
-        var events: [LimitEvent] = []
+        var notices: [Notice] = []
         for plugin in plugins {
             var errors: [String] = listError.map { [$0.reason] } ?? []
             var pids = Set<Int32>()
@@ -205,13 +198,15 @@ public final class ResourceSampler: Sendable {
             state.withLock { state in
                 // Removed by `update` or `remove` while this sweep read it: its figures go nowhere.
                 guard var ps = state.plugins[plugin.name] else { return }
+                ps.churn.sample(from: ps.tracked, to: reading.tracked)
                 apply(reading, threadsOnly: pids.isEmpty && !threads.isEmpty, now: now, to: &ps)
                 for reason in errors { ps.errors[reason, default: 0] += 1 }
-                events += checkLimits(plugin, &ps)
+                notices += checkLimits(plugin, &ps).map(Notice.event)
+                notices += advanceEpisodes(plugin, &ps, now: now, processes: reading.tracked)
                 state.plugins[plugin.name] = ps
             }
         }
-        if let onLimitEvent { events.forEach(onLimitEvent) }
+        notices.forEach(deliver)
         return usage
     }
 
@@ -315,15 +310,18 @@ public final class ResourceSampler: Sendable {
     }
 }
 
-/// Why a sampler could not be made.
-public enum ResourceSamplerError: Error, CustomStringConvertible {
+/// Why a sampler could not be made, or a new set of plugins was refused.
+public enum ResourceSamplerError: Error, CustomStringConvertible, Equatable {
     case duplicatePlugin(String)
     case registration(RegistrationError)
+    /// A plugin's `LimitPolicy` cannot work as written; `problem` says why and what would.
+    case invalidPolicy(plugin: String, problem: String)
 
     public var description: String {
         switch self {
         case .duplicatePlugin(let name): "plugin \"\(name)\" is watched twice; give each plugin one entry with all its matchers"
         case .registration(let error): "the sampler's metrics could not be registered: \(error)"
+        case .invalidPolicy(let plugin, let problem): "plugin \"\(plugin)\": its limit policy \(problem)"
         }
     }
 }

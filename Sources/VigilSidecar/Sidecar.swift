@@ -33,10 +33,14 @@ public struct Sidecar: Sendable {
         let status = try ReloadStatus(registry: registry)
         let logger = logger
         sampler = try ResourceSampler(plugins: config.plugins, registry: registry, interval: config.samplingInterval) { event in
-            let level: Logger.Level = event.kind == .exceeded ? .warning : .info
-            logger.log(level: level, "\(event.kind == .exceeded ? "limit exceeded" : "back under limit")", metadata: [
+            var metadata: Logger.Metadata = [
                 "plugin": "\(event.plugin)", "resource": "\(event.resource.rawValue)", "value": "\(event.value)", "limit": "\(event.limit)",
-            ])
+            ]
+            if case .action(let taken) = event.kind {
+                metadata["action"] = "\(taken.label)"
+                metadata["pids"] = "\(taken.pids.map(String.init).joined(separator: ","))"
+            }
+            logger.log(level: event.kind == .recovered ? .info : .warning, "\(event.summary)", metadata: metadata)
         }
         var attributes = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: VigilVersion.current).attributes
         for (key, value) in config.resourceAttributes { attributes.append(Attribute(key, .string(value))) }

@@ -132,7 +132,7 @@ public struct SidecarConfig: Sendable {
     }
 
     static func parsePlugin(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> PluginResources {
-        let p = try r.mapping(node, path, allowed: ["name", "match", "include_descendants", "limits"])
+        let p = try r.mapping(node, path, allowed: ["name", "version", "match", "include_descendants", "limits", "on_limit"])
         guard let name = try r.string(p["name"], path + ".name"), !name.isEmpty else {
             throw r.fail(node, path + ".name", "every plugin needs a name (the plugin label of its metrics)")
         }
@@ -174,7 +174,58 @@ public struct SidecarConfig: Sendable {
             limits.openFDs = try r.int(l["open_fds"], path + ".limits.open_fds", example: "1024")
             limits.threads = try r.int(l["threads"], path + ".limits.threads", example: "64")
         }
-        return PluginResources(name: name, matchers: matchers, limits: limits)
+        let version = try r.string(p["version"], path + ".version")
+        let onLimit = try parseLimitPolicy(p["on_limit"], path + ".on_limit", limits: limits, matchers: matchers, r)
+        return PluginResources(name: name, matchers: matchers, limits: limits, version: version, onLimit: onLimit)
+    }
+
+    /// A plugin's `on_limit:`: what happens when one of its limits stays exceeded. The sidecar
+    /// can watch or signal; opening circuit breakers is for hosts that run plugins in process.
+    static func parseLimitPolicy(
+        _ node: Node?, _ path: String, limits: ResourceLimits, matchers: [ProcessMatcher], _ r: ConfigReader
+    ) throws(ConfigError) -> LimitPolicy? {
+        guard let node else { return nil }
+        let o = try r.mapping(node, path, allowed: ["for", "action", "signal", "dry_run"])
+        guard let name = try r.string(o["action"], path + ".action") else {
+            throw r.fail(node, path + ".action", "on_limit needs an action: watch, signal or breaker")
+        }
+        let action: LimitPolicy.Action
+        switch name {
+        case "watch":
+            action = .watch
+        case "signal":
+            let signal = try r.string(o["signal"], path + ".signal") ?? "TERM"
+            guard let number = LimitPolicy.signal(named: signal) else {
+                throw r.fail(o["signal"], path + ".signal",
+                             "\"\(signal)\" is not a signal (try TERM, KILL, INT, HUP, QUIT, USR1, USR2 or a number from 1 to \(LimitPolicy.highestSignal))")
+            }
+            action = .signal(number)
+        case "breaker":
+            throw r.fail(o["action"], path + ".action",
+                         "breaker opens a host's circuit breakers and the sidecar has none: it is for hosts that run plugins in process, "
+                             + "through the library (ResourceSampler's onBreaker hook); here use signal or watch")
+        default:
+            throw r.fail(o["action"], path + ".action", "\"\(name)\" is not an action (try watch, signal or breaker)")
+        }
+        if name != "signal", let signal = o["signal"] {
+            throw r.fail(signal, path + ".signal", "only used with action: signal (the action here is \(name))")
+        }
+        if let text = try r.string(o["for"], path + ".for"), text.hasPrefix("-") {
+            throw r.fail(o["for"], path + ".for", "\"\(text)\" is negative; a limit stays exceeded for zero or more time (try 30s)")
+        }
+        let duration = try r.duration(o["for"], path + ".for")
+        let dryRun = try r.bool(o["dry_run"], path + ".dry_run") ?? false
+        guard action != .watch else { return LimitPolicy(for: duration ?? .zero, action: .watch, dryRun: dryRun) }
+        guard let duration else {
+            throw r.fail(node, path + ".for", "on_limit needs for: how long a limit must stay exceeded before the action (try 30s)")
+        }
+        guard ResourceKind.allCases.contains(where: { limits[$0] != nil }) else {
+            throw r.fail(node, path, "acts when a limit stays exceeded, but the plugin has no limits; add limits: (for example memory: 512MiB) or remove on_limit")
+        }
+        if !dryRun, matchers.contains(where: { $0.rule == .currentProcess }) {
+            throw r.fail(o["action"], path + ".action", "would signal vigil itself (a match entry is self); match only the plugin's own processes")
+        }
+        return LimitPolicy(for: duration, action: action, dryRun: dryRun)
     }
 
     static func checkHash(_ hash: String, _ node: Node?, _ path: String, _ r: ConfigReader) throws(ConfigError) {

@@ -1,13 +1,17 @@
 import Foundation
+import VigilResources
 
 /// A running `Helpers/workload.py` child; killed when released.
 final class Workload {
     let process = Process()
     private let input = Pipe()
     private let output = Pipe()
-    let token = "vigil-test-\(UUID().uuidString.prefix(8))"
+    let token: String
 
-    init(_ arguments: [String]) throws {
+    /// Starts the workload; `token` (unique by default) is its first argument, for command-line
+    /// matchers: workers restarted with the same token match the same plugin.
+    init(_ arguments: [String], token: String = Workload.newToken()) throws {
+        self.token = token
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Helpers/workload.py")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, token] + arguments
@@ -18,6 +22,15 @@ final class Workload {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    static func newToken() -> String { "vigil-test-\(UUID().uuidString.prefix(8))" }
+
+    /// Tells the child to exit with `code` and reaps it; returns how it ended, as Foundation saw it.
+    func exit(code: Int32) -> ExitStatus {
+        input.fileHandleForWriting.write("exit \(code)\n".data(using: .utf8)!)
+        process.waitUntilExit()
+        return process.terminationReason == .exit ? .exited(process.terminationStatus) : .signalled(process.terminationStatus)
+    }
 
     /// Sends a command and waits for its acknowledgement.
     func send(_ command: String) throws {

@@ -13,7 +13,70 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.plugins.map(\.name), ["ocr", "transcoder"])
         XCTAssertEqual(config.plugins[0].limits, ResourceLimits(memoryBytes: 512 << 20, cpuRatio: 1.5, openFDs: 1024, threads: 64))
         XCTAssertTrue(config.plugins[0].matchers.allSatisfy(\.includeDescendants))
+        XCTAssertEqual(config.plugins[0].version, "2.4.1")
+        XCTAssertEqual(config.plugins[0].onLimit, LimitPolicy(for: .seconds(30), action: .signal(SIGTERM), dryRun: true))
         XCTAssertEqual(config.plugins[1].limits.memoryBytes, 2 << 30)
+        XCTAssertNil(config.plugins[1].version)
+        XCTAssertNil(config.plugins[1].onLimit, "without on_limit, limits are only watched")
+    }
+
+    func testVersionAndLimitPolicies() throws {
+        func plugin(_ extra: String) throws -> PluginResources {
+            let yaml = "plugins:\n  - name: p\n    match: [{comm: x}]\n    limits: {memory: 1GiB}\n" + extra
+            return try XCTUnwrap(SidecarConfig.parse(yaml, file: "p.yml").plugins.first)
+        }
+        XCTAssertEqual(try plugin("    version: \"1.10\"\n").version, "1.10")
+        XCTAssertEqual(try plugin("    on_limit: {for: 500ms, action: signal, signal: KILL}\n").onLimit,
+                       LimitPolicy(for: .milliseconds(500), action: .signal(SIGKILL)))
+        XCTAssertEqual(try plugin("    on_limit: {for: 1m, action: signal}\n").onLimit,
+                       LimitPolicy(for: .seconds(60), action: .signal(SIGTERM)), "TERM unless told")
+        XCTAssertEqual(try plugin("    on_limit: {for: 0s, action: signal, signal: 10, dry_run: true}\n").onLimit,
+                       LimitPolicy(for: .zero, action: .signal(SIGUSR1), dryRun: true))
+        XCTAssertEqual(try plugin("    on_limit: {action: watch}\n").onLimit, LimitPolicy(for: .zero, action: .watch))
+        for (name, number) in LimitPolicy.signalNames {
+            XCTAssertEqual(try plugin("    on_limit: {for: 1s, action: signal, signal: \(name)}\n").onLimit?.action, .signal(number))
+        }
+    }
+
+    func testLimitPolicyMistakesGetExactMessages() {
+        let plugin = "plugins:\n  - name: p\n    match: [{comm: x}]\n    limits: {memory: 1GiB}\n    on_limit:\n"
+        let cases: [(String, String)] = [
+            ("      for: 30s\n      action: restart\n",
+             "bad.yml:7: plugins[0].on_limit.action: \"restart\" is not an action (try watch, signal or breaker)"),
+            ("      for: 30s\n      action: signal\n      signal: TREM\n",
+             "bad.yml:8: plugins[0].on_limit.signal: \"TREM\" is not a signal (try TERM, KILL, INT, HUP, QUIT, USR1, USR2 or a number from 1 to 64)"),
+            ("      for: 30s\n      action: signal\n      signal: 65\n",
+             "bad.yml:8: plugins[0].on_limit.signal: \"65\" is not a signal (try TERM, KILL, INT, HUP, QUIT, USR1, USR2 or a number from 1 to 64)"),
+            ("      for: -5s\n      action: signal\n",
+             "bad.yml:6: plugins[0].on_limit.for: \"-5s\" is negative; a limit stays exceeded for zero or more time (try 30s)"),
+            ("      for: soon\n      action: signal\n",
+             "bad.yml:6: plugins[0].on_limit.for: \"soon\" is not a duration (try 500ms, 5s, 2m or 1h)"),
+            ("      for: 30s\n      action: watch\n      signal: TERM\n",
+             "bad.yml:8: plugins[0].on_limit.signal: only used with action: signal (the action here is watch)"),
+            ("      for: 30s\n      action: breaker\n",
+             "bad.yml:7: plugins[0].on_limit.action: breaker opens a host's circuit breakers and the sidecar has none: it is for hosts that run plugins in process, through the library (ResourceSampler's onBreaker hook); here use signal or watch"),
+            ("      for: 30s\n      signal: TERM\n",
+             "bad.yml:6: plugins[0].on_limit.action: on_limit needs an action: watch, signal or breaker"),
+            ("      action: signal\n",
+             "bad.yml:6: plugins[0].on_limit.for: on_limit needs for: how long a limit must stay exceeded before the action (try 30s)"),
+            ("      for: 30s\n      action: signal\n      dry_run: maybe\n",
+             "bad.yml:8: plugins[0].on_limit.dry_run: \"maybe\" is not true or false"),
+            ("      for: 30s\n      action: signal\n      after: 3\n",
+             "bad.yml:8: plugins[0].on_limit.after: unknown key"),
+        ]
+        for (yaml, expected) in cases {
+            XCTAssertThrowsError(try SidecarConfig.parse(plugin + yaml, file: "bad.yml"), yaml) { error in
+                XCTAssertTrue("\(error)".hasPrefix(expected), "expected:\n\(expected)\ngot:\n\(error)")
+            }
+        }
+        let unlimited = "plugins:\n  - name: p\n    match: [{comm: x}]\n    on_limit: {for: 1s, action: signal}\n"
+        XCTAssertThrowsError(try SidecarConfig.parse(unlimited, file: "bad.yml")) {
+            XCTAssertEqual("\($0)", "bad.yml:4: plugins[0].on_limit: acts when a limit stays exceeded, but the plugin has no limits; add limits: (for example memory: 512MiB) or remove on_limit")
+        }
+        let itself = "plugins:\n  - name: p\n    match: [{self: true}]\n    limits: {threads: 9}\n    on_limit: {for: 1s, action: signal}\n"
+        XCTAssertThrowsError(try SidecarConfig.parse(itself, file: "bad.yml")) {
+            XCTAssertEqual("\($0)", "bad.yml:5: plugins[0].on_limit.action: would signal vigil itself (a match entry is self); match only the plugin's own processes")
+        }
     }
 
     func testEveryDocumentedKey() throws {
@@ -31,6 +94,7 @@ final class ConfigTests: XCTestCase {
               team: observability
             plugins:
               - name: all-matchers
+                version: 3.0.0-rc.1
                 include_descendants: false
                 match:
                   - self: true
@@ -45,6 +109,11 @@ final class ConfigTests: XCTestCase {
                   cpu: 0.5
                   open_fds: 10
                   threads: 2
+                on_limit:
+                  for: 2m
+                  action: signal
+                  signal: QUIT
+                  dry_run: true                # a dry run may name self: it signals nothing
             pushgateway:
               url: http://127.0.0.1:9091
               job: j
@@ -73,6 +142,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.resourceAttributes.first?.0, "team")
         XCTAssertEqual(c.plugins[0].matchers.count, 7)
         XCTAssertEqual(c.plugins[0].limits, ResourceLimits(memoryBytes: 1_610_612_736, cpuRatio: 0.5, openFDs: 10, threads: 2))
+        XCTAssertEqual(c.plugins[0].version, "3.0.0-rc.1")
+        XCTAssertEqual(c.plugins[0].onLimit, LimitPolicy(for: .seconds(120), action: .signal(SIGQUIT), dryRun: true))
         XCTAssertEqual(c.pushgateway?.client.url, "http://127.0.0.1:9091")
         XCTAssertEqual(c.pushgateway?.client.job, "j")
         XCTAssertEqual(c.pushgateway?.interval, .seconds(60))

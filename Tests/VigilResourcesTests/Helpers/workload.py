@@ -7,7 +7,7 @@ obeys lines on stdin:
   grow MiB       hold that many more MiB
   kill-children  kill the children and reap them
   children       print the children's pids
-  exit           exit at once
+  exit [CODE]    exit at once, with status CODE (default 0)
   cpu            print this process's CPU seconds, from times(2)
 and exits when stdin closes. TOKEN only makes the command line unique for matchers."""
 import os
@@ -23,6 +23,7 @@ args = sys.argv[2:]
 held = []
 files = []
 children = []
+exit_code = 0
 
 
 def hold(mib):
@@ -88,6 +89,7 @@ for line in sys.stdin:
             os.waitpid(pid, 0)
         children.clear()
     elif command[0] == "exit":
+        exit_code = int(command[1]) if len(command) > 1 else 0
         break
     elif command[0] == "children":
         print("ok " + " ".join(str(pid) for pid in children), flush=True)
@@ -99,3 +101,4 @@ for line in sys.stdin:
     print("ok", flush=True)
 for pid in children:
     os.kill(pid, 9)
+sys.exit(exit_code)
