@@ -53,11 +53,23 @@ class Layout:
         self.x += width
 
 
+def lifecycle_annotations():
+    """Loads and unloads of plugins, drawn on every panel: a vigil_plugin_info series that appears
+    (loaded, or upgraded to another version) or disappears (unloaded) within the last minute."""
+    def annotation(name, color, expr, title):
+        return {"name": name, "datasource": DS, "enable": True, "iconColor": color, "expr": expr, "step": "1m",
+                "titleFormat": title, "textFormat": "version {{version}} on {{instance}}", "tagKeys": "plugin,version",
+                "useValueForTime": False}
+    info = f"vigil_plugin_info{{{PSEL}}}"
+    return [annotation("Plugin loads", "green", f"{info} unless ({info} offset 1m)", "loaded {{plugin}}"),
+            annotation("Plugin unloads", "red", f"({info} offset 1m) unless {info}", "unloaded {{plugin}}")]
+
+
 def dashboard(uid, title, description, layout, with_phases):
     return {"uid": uid, "title": title, "description": description, "tags": ["vigil"], "editable": True,
             "schemaVersion": 39, "version": 1, "time": {"from": "now-1h", "to": "now"}, "refresh": "30s",
             "timezone": "", "graphTooltip": 1, "templating": {"list": variables(with_phases)},
-            "annotations": {"list": []}, "links": [], "panels": layout.panels}
+            "annotations": {"list": lifecycle_annotations() if with_phases else []}, "links": [], "panels": layout.panels}
 
 
 def plugins_overview():
@@ -97,6 +109,15 @@ def plugins_overview():
             [(f"max by (plugin, resource) (vigil_plugin_limit_exceeded{{{PSEL}}})", "{{plugin}} / {{resource}}")])
     l.panel("timeseries", "Limit violations", "Moves of a plugin into violation of a limit.", "short",
             [(f"sum by (plugin, resource) (increase(vigil_plugin_limit_violations_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}} / {{resource}}")])
+    l.row("Plugins coming and going")
+    l.panel("table", "Loaded plugins", "Each loaded plugin, its version and when it was loaded (vigil_plugin_info, vigil_plugin_start_time_seconds).", "dateTimeAsIso",
+            [(f"max by (plugin, version) (vigil_plugin_info{{{PSEL}}}) * on (plugin) group_left max by (plugin) (vigil_plugin_start_time_seconds{{{PSEL}}}) * 1000", "{{plugin}} {{version}}")],
+            options={"showHeader": True})
+    l.panel("timeseries", "Process starts and exits", "Processes that joined or left each plugin, exits by reason (exited, failed, a signal, unknown): a crash loop shows here first.", "short",
+            [(f"sum by (plugin) (increase(vigil_plugin_process_starts_total{{{PSEL}}}[$__rate_interval]))", "starts {{plugin}}"),
+             (f"sum by (plugin, reason) (increase(vigil_plugin_process_exits_total{{{PSEL}}}[$__rate_interval]))", "exits {{plugin}}: {{reason}}")])
+    l.panel("timeseries", "Limit actions", "Signals sent, breakers held open, and dry runs, because a plugin stayed over a limit (vigil_plugin_limit_actions_total).", "short",
+            [(f"sum by (plugin, resource, action) (increase(vigil_plugin_limit_actions_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}} / {{resource}}: {{action}}")], width=24)
     return dashboard("vigil-plugins-overview", "Vigil / Plugins overview",
                      "Phase throughput, errors and latency, circuit breakers, and each plugin's resources against its limits.", l, True)
 

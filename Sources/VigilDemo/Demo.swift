@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Vigil
 import VigilSidecar
@@ -38,8 +41,11 @@ public struct Demo: Sendable {
             config.plugins = [
                 PluginResources(name: "demo-host", matchers: [try ProcessMatcher(.currentProcess)],
                                 limits: ResourceLimits(memoryBytes: 1 << 30, cpuRatio: 1.5, openFDs: 1024, threads: 64)),
+                // Over its memory limit for 2 s, the child would be sent TERM: a dry run, so the
+                // demo goes on, and vigil_plugin_limit_actions_total{action="dry_run"} counts it.
                 PluginResources(name: HungryChild.pluginName, matchers: [try ProcessMatcher(.pid(hungryChildPID))],
-                                limits: ResourceLimits(memoryBytes: HungryChild.limitMiB << 20, openFDs: 64)),
+                                limits: ResourceLimits(memoryBytes: HungryChild.limitMiB << 20, openFDs: 64),
+                                onLimit: LimitPolicy(for: .seconds(2), action: .signal(SIGTERM), dryRun: true)),
             ]
         } catch {
             throw DemoError(description: "the demo's plugins: \(error)")

@@ -31,21 +31,9 @@ public struct Sidecar: Sendable {
         try registry.register(ProcessCollector())
         try registry.register(VigilMetric.buildInfo).labels(VigilVersion.current).set(1)
         let status = try ReloadStatus(registry: registry)
-        let logger = logger
-        sampler = try ResourceSampler(plugins: config.plugins, registry: registry, interval: config.samplingInterval) { event in
-            var metadata: Logger.Metadata = [
-                "plugin": "\(event.plugin)", "resource": "\(event.resource.rawValue)", "value": "\(event.value)", "limit": "\(event.limit)",
-            ]
-            if case .action(let taken) = event.kind {
-                metadata["action"] = "\(taken.label)"
-                metadata["pids"] = "\(taken.pids.map(String.init).joined(separator: ","))"
-            }
-            logger.log(level: event.kind == .recovered ? .info : .warning, "\(event.summary)", metadata: metadata)
-        }
         var attributes = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: VigilVersion.current).attributes
         for (key, value) in config.resourceAttributes { attributes.append(Attribute(key, .string(value))) }
         let resource = TelemetryResource(attributes: attributes)
-        let registry = self.registry
         var exporter: (any SpanExporter)?
         if let otlp = config.otlp {
             exporter = OTLPHTTPExporter(configuration: otlp, resource: resource, registry: registry)
@@ -57,11 +45,39 @@ public struct Sidecar: Sendable {
         } else {
             tracer = nil
         }
+        let logger = logger
+        let tracer = self.tracer
+        sampler = try ResourceSampler(plugins: config.plugins, registry: registry, interval: config.samplingInterval) { event in
+            var metadata: Logger.Metadata = [
+                "plugin": "\(event.plugin)", "resource": "\(event.resource.rawValue)", "value": "\(event.value)", "limit": "\(event.limit)",
+            ]
+            if case .action(let taken) = event.kind {
+                metadata["action"] = "\(taken.label)"
+                metadata["pids"] = "\(taken.pids.map(String.init).joined(separator: ","))"
+                if let tracer { Self.trace(event, taken, with: tracer) }
+            }
+            logger.log(level: event.kind == .recovered ? .info : .warning, "\(event.summary)", metadata: metadata)
+        }
         if let configFile {
             reloader = ConfigReloader(path: configFile, environment: environment, running: config, sampler: sampler, status: status, logger: logger)
         } else {
             reloader = nil
         }
+    }
+
+    /// A limit action as a span of its own (the sampler's task has no current span) holding one
+    /// event, so that trace backends show what was done to which processes and when.
+    static func trace(_ event: LimitEvent, _ taken: LimitEvent.ActionTaken, with tracer: Tracer) {
+        let span = tracer.startSpan("vigil.limit_action", parent: .none, attributes: [
+            Attribute("vigil.plugin", .string(event.plugin)), Attribute("vigil.resource", .string(event.resource.rawValue)),
+        ])
+        span.addEvent(event.summary, attributes: [
+            Attribute("vigil.action", .string(taken.label)), Attribute("vigil.dry_run", .bool(taken.dryRun)),
+            Attribute("vigil.value", .double(event.value)), Attribute("vigil.limit", .double(event.limit)),
+            Attribute("process.pids", .intArray(taken.pids.map(Int64.init))),
+        ])
+        if !taken.failures.isEmpty { span.setStatus(.error(message: taken.failures.map(\.description).joined(separator: "; "))) }
+        span.end()
     }
 
     /// Reads the configuration file again and applies its plugins; settings only a restart

@@ -18,6 +18,9 @@ def queries(board):
     for panel in board["panels"]:
         for target in panel.get("targets", []):
             yield panel["title"], target["expr"]
+    for annotation in board.get("annotations", {}).get("list", []):
+        if "expr" in annotation:
+            yield f"annotation {annotation['name']}", annotation["expr"]
     for variable in board["templating"]["list"]:
         if variable["type"] == "query":
             yield f"variable {variable['name']}", variable["query"]["query"]

@@ -141,6 +141,12 @@ def main():
                     expr = expr.replace(name, value)
                 if not query(prometheus, expr):  # query() fails on a parse error
                     empty.append(f"{path.name}: {title}: {expr}")
+            # Annotations mark loads and unloads: they must parse, and are empty when nothing came or went.
+            for annotation in board.get("annotations", {}).get("list", []):
+                expr = annotation["expr"]
+                for name, value in values.items():
+                    expr = expr.replace(name, value)
+                query(prometheus, expr)
         assert not empty, "queries without data:\n    " + "\n    ".join(empty)
     check("every dashboard query parses and returns data", dashboard_queries)
 
