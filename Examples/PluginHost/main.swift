@@ -37,6 +37,7 @@ let tracer: Tracer? = ProcessEnvironment.all["OTEL_EXPORTER_OTLP_ENDPOINT"].map 
 let observer = try PluginObserver(registry: registry, tracer: tracer)
 let breaker = try CircuitBreaker(plugin: "lookup", name: "directory", registry: registry)
 
+observer.load(plugin: "thumbnails", version: "1.0.0")                     // vigil_plugin_info, start time
 let thumbnails = Thumbnails().observed(by: observer)                       // every phase counted, timed, traced
 let lookup = Lookup().guarded(by: breaker).observed(plugin: "lookup", by: observer)
 var server = MetricsServer.Configuration()
@@ -52,5 +53,10 @@ while clock.now < end {
     _ = try? await lookup.execute("user-42")
     try await Task.sleep(for: .milliseconds(20))
 }
+// --- README: unloading ---
+observer.unload(plugin: "thumbnails")                // its phase series leave the next scrape
+breaker.unregister()                                 // and the breaker's
+registry.removeSeries(matching: ["plugin": "lookup"])  // or every registered family at once
+// --- end ---
 await tracer?.shutdown(deadline: .seconds(5))
 try await endpoint.stop()
