@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -43,7 +45,9 @@ let package = Package(
         .target(name: "VigilExport", dependencies: [
             "VigilMetrics", "VigilContract", "VigilTracing", "VigilOTLP", "VigilSupport", "CCurl", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            // bcrypt for basic_auth_users: its C core and nothing else of Hummingbird.
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
         ]),
         // The swift-distributed-tracing bridge: a module of its own, so hosts that do not use it never build it.
         .target(name: "VigilTracingBridge", dependencies: [

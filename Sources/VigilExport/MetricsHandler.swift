@@ -12,18 +12,27 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
 
     let registry: Registry
     let configuration: MetricsServer.Configuration
+    /// Nil when the web config has no `basic_auth_users`: every request is let in.
+    let auth: ScrapeAuthentication?
     let metrics: ServerMetrics
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var tooLarge = false
 
-    /// Rendering and compressing a large registry takes milliseconds: never on the event loop.
+    /// Rendering and compressing a large registry, and a bcrypt round, take milliseconds: never
+    /// on the event loop.
     static let renderQueue = DispatchQueue(label: "vigil.metrics-render", attributes: .concurrent)
 
-    init(registry: Registry, configuration: MetricsServer.Configuration, metrics: ServerMetrics) {
+    init(registry: Registry, configuration: MetricsServer.Configuration, auth: ScrapeAuthentication?, metrics: ServerMetrics) {
         self.registry = registry
         self.configuration = configuration
+        self.auth = auth
         self.metrics = metrics
+    }
+
+    /// A failed TLS handshake or a broken connection: nothing more can be said on it.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -49,12 +58,40 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Checks credentials first: a cached or absent check routes at once; a bcrypt round runs
+    /// off the event loop (it takes tens of milliseconds), then routes or answers 401 on it.
     private func route(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
-        if let auth = configuration.auth, !auth.accepts(authorization: request.headers.first(name: "authorization")) {
-            var headers = HTTPHeaders()
-            headers.add(name: "WWW-Authenticate", value: auth.challenge)
-            return respond(context, request, status: .unauthorized, body: "unauthorized\n", extraHeaders: headers)
+        guard let auth else { return routeAuthenticated(context, request) }
+        switch auth.check(authorization: request.headers.first(name: "authorization")) {
+        case .accepted:
+            routeAuthenticated(context, request)
+        case .rejected:
+            unauthorized(context, request)
+        case .verify(let bcrypt):
+            let loop = context.eventLoop
+            let handler = NIOLoopBound(self, eventLoop: loop)
+            let boundContext = NIOLoopBound(context, eventLoop: loop)
+            Self.renderQueue.async {
+                let accepted = bcrypt()
+                loop.execute {
+                    if accepted {
+                        handler.value.routeAuthenticated(boundContext.value, request)
+                    } else {
+                        handler.value.unauthorized(boundContext.value, request)
+                    }
+                }
+            }
         }
+    }
+
+    /// 401 with the Basic challenge (RFC 9110 §11.6.1).
+    private func unauthorized(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
+        var headers = HTTPHeaders()
+        headers.add(name: "WWW-Authenticate", value: ScrapeAuthentication.challenge)
+        respond(context, request, status: .unauthorized, body: "Unauthorized\n", extraHeaders: headers)
+    }
+
+    private func routeAuthenticated(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
         let path = Self.path(request)
         if path == Self.reloadPath { return lifecycle(context, request) }
         guard request.method == .GET || request.method == .HEAD else {
@@ -176,6 +213,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         let known = [configuration.metricsPath, "/-/healthy", "/-/ready", Self.reloadPath, "/"].contains(path) ? path : "other"
         metrics.requests.labels(known, String(status.code)).inc()
         var headers = extraHeaders
+        for header in configuration.web.headers { headers.add(name: header.name, value: header.value) }
         headers.add(name: "Content-Length", value: String(bytes.count))
         let keepAlive = request.isKeepAlive && !close
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")

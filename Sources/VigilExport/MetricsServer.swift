@@ -1,12 +1,15 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 import VigilMetrics
 
 /// Serves a registry to Prometheus over HTTP: `GET`/`HEAD /metrics` in text 0.0.4 or
 /// OpenMetrics by `Accept`, gzip when `Accept-Encoding` allows, `/-/healthy`, `/-/ready`, a
-/// landing page at `/`, and `POST /-/reload` when a reload hook is configured. Two lines for a host:
+/// landing page at `/`, and `POST /-/reload` when a reload hook is configured. With a `WebConfig`
+/// (`configuration.web`) it serves HTTPS and asks for bcrypt basic auth, as exporters built on
+/// Prometheus' exporter-toolkit do. Two lines for a host:
 ///
 ///     let server = try await MetricsServer.start(registry: registry)
 ///     // … later: try await server.stop()
@@ -19,8 +22,14 @@ public final class MetricsServer: Sendable {
         public var port = 9464
         /// Where the metrics are served.
         public var metricsPath = "/metrics"
-        /// Requests must carry these credentials when set.
-        public var auth: Authentication?
+        /// TLS, response headers and basic auth, as exporter-toolkit's `--web.config.file` sets
+        /// them. The default serves plain HTTP to anyone who can connect.
+        public var web = WebConfig()
+        /// Told when rotated certificate files do not load; the server keeps serving the
+        /// certificate it had and tries the files again when they change again.
+        public var tlsReloadFailed: (@Sendable (WebConfigError) -> Void)?
+        /// The bcrypt check, replaceable so that tests can count its calls.
+        var passwordVerifier: ScrapeAuthentication.Verifier?
         /// At most this many connections are open at once; more are closed on accept.
         public var maxConnections = 64
         /// A connection that sends nothing for this long is closed.
@@ -37,6 +46,9 @@ public final class MetricsServer: Sendable {
 
         /// Loopback, port 9464, `/metrics`, no credentials.
         public init() {}
+
+        /// `https` with `web.tls`, `http` without: how to write the server's URL.
+        public var scheme: String { web.tls == nil ? "http" : "https" }
     }
 
     /// What a reload hook (`Configuration.reload`) reports, and so how `/-/reload` answers.
@@ -65,9 +77,23 @@ public final class MetricsServer: Sendable {
         self.ownsGroup = ownsGroup
     }
 
-    /// Binds and starts serving. Throws when the address cannot be bound (in use, not local).
+    /// Binds and starts serving. Throws `MetricsServerError`: when the web config is wrong (a
+    /// hash that is not bcrypt, certificate files that do not load) or the address cannot be
+    /// bound (in use, not local).
     public static func start(registry: Registry, configuration: Configuration = Configuration(),
                              group: MultiThreadedEventLoopGroup? = nil) async throws -> MetricsServer {
+        let tls: TLSContextReloader?
+        do {
+            try configuration.web.validate()
+            let reloadFailed = configuration.tlsReloadFailed ?? { _ in }
+            tls = try configuration.web.tls.map { settings throws(WebConfigError) in
+                try TLSContextReloader(settings: settings, onReloadFailure: reloadFailed)
+            }
+        } catch {
+            throw MetricsServerError.webConfig(error)
+        }
+        let users = configuration.web.basicAuthUsers
+        let auth = users.isEmpty ? nil : ScrapeAuthentication(users: users, verify: configuration.passwordVerifier)
         let ownsGroup = group == nil
         let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let metrics = try ServerMetrics(registry: registry)
@@ -83,11 +109,13 @@ public final class MetricsServer: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in connections.release() }
                 return channel.eventLoop.makeCompletedFuture {
+                    // TLS first: everything after it, the limits included, sees plain HTTP.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(HeaderSizeLimiter(limit: configuration.maxHeaderBytes))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        MetricsHandler(registry: registry, configuration: configuration, metrics: metrics))
+                        MetricsHandler(registry: registry, configuration: configuration, auth: auth, metrics: metrics))
                 }
             }
         do {
@@ -110,9 +138,14 @@ public final class MetricsServer: Sendable {
 public enum MetricsServerError: Error, CustomStringConvertible {
     /// The address could not be bound: in use, not local, or a privileged port.
     case bind(host: String, port: Int, underlying: String)
+    /// The web configuration cannot be served: a hash that is not bcrypt, settings that
+    /// disagree, certificate files that do not load.
+    case webConfig(WebConfigError)
 
     public var description: String {
         switch self {
+        case let .webConfig(error):
+            "web config: \(error)"
         case let .bind(host, port, underlying):
             "cannot listen on \(host):\(port): \(underlying) (is another process using the port? choose another with listen: in the config)"
         }

@@ -125,7 +125,6 @@ actor ConfigReloader {
     static let restartOnly: [(key: String, value: @Sendable (SidecarConfig) -> String)] = [
         ("listen", { "\($0.listenHost):\($0.listenPort)" }),
         ("metrics_path", { $0.metricsPath }),
-        ("auth", { String(reflecting: $0.auth) }),
         ("sampling_interval", { "\($0.samplingInterval)" }),
         ("service_name", { $0.serviceName }),
         ("resource_attributes", { String(reflecting: $0.resourceAttributes) }),

@@ -12,7 +12,7 @@ struct ServerService: Service {
 
     func run() async throws {
         let server = try await MetricsServer.start(registry: registry, configuration: configuration)
-        logger.info("serving metrics", metadata: ["address": "http://\(configuration.host):\(server.localPort)\(configuration.metricsPath)"])
+        logger.info("serving metrics", metadata: ["address": "\(configuration.scheme)://\(configuration.host):\(server.localPort)\(configuration.metricsPath)"])
         started(server.localPort)
         try? await gracefulShutdown()
         try await server.stop()

@@ -109,7 +109,11 @@ public struct Sidecar: Sendable {
         server.host = config.listenHost
         server.port = config.listenPort
         server.metricsPath = config.metricsPath
-        server.auth = config.auth
+        server.web = config.web
+        let logger = self.logger
+        server.tlsReloadFailed = { error in
+            logger.error("the changed TLS files do not load; still serving the previous certificate until they change again", metadata: ["error": "\(error)"])
+        }
         if lifecycleAPI {
             server.reload = { [self] in
                 let outcome = await reload()

@@ -7,7 +7,9 @@ public struct SidecarConfig: Sendable {
     public var listenHost = "127.0.0.1"
     public var listenPort = 9464
     public var metricsPath = "/metrics"
-    public var auth: MetricsServer.Authentication?
+    /// TLS and basic auth for the metrics endpoint: from `--web.config.file` (`WebConfigFile`),
+    /// never from this file, which refuses `auth:` and `tls:`.
+    public var web = WebConfig()
     public var samplingInterval: Duration = .seconds(5)
     public var serviceName = "vigil"
     public var resourceAttributes: [(String, String)] = []
@@ -59,23 +61,11 @@ public struct SidecarConfig: Sendable {
             guard path.hasPrefix("/"), path.count > 1 else { throw r.fail(top["metrics_path"], "metrics_path", "\"\(path)\" must start with / (try /metrics)") }
             c.metricsPath = path
         }
-        if top["tls"] != nil {
-            throw r.fail(top["tls"], "tls", "TLS is not built into vigil yet; put a TLS-terminating proxy in front, or listen on loopback only")
+        if let tls = top["tls"] {
+            throw r.fail(tls, "tls", "TLS moved to the web config: remove tls: here and give vigil --web.config.file web.yml with tls_server_config: {cert_file: …, key_file: …} (the exporter-toolkit format; see config/web.yml)")
         }
         if let auth = top["auth"] {
-            let a = try r.mapping(auth, "auth", allowed: ["bearer_token_sha256", "basic"])
-            if let token = try r.string(a["bearer_token_sha256"], "auth.bearer_token_sha256") {
-                try checkHash(token, a["bearer_token_sha256"], "auth.bearer_token_sha256", r)
-                c.auth = .bearer(tokenSHA256: token.lowercased())
-            }
-            if let basic = a["basic"] {
-                let b = try r.mapping(basic, "auth.basic", allowed: ["username", "password_sha256"])
-                guard let user = try r.string(b["username"], "auth.basic.username"), let hash = try r.string(b["password_sha256"], "auth.basic.password_sha256") else {
-                    throw r.fail(basic, "auth.basic", "needs username and password_sha256 (the SHA-256 of the password in hex: printf %s 'pw' | sha256sum)")
-                }
-                try checkHash(hash, b["password_sha256"], "auth.basic.password_sha256", r)
-                c.auth = .basic(username: user, passwordSHA256: hash.lowercased())
-            }
+            throw r.fail(auth, "auth", "SHA-256 credentials are gone: remove auth: here and give vigil --web.config.file web.yml with basic_auth_users: {prometheus: <bcrypt hash>}; \(WebConfig.howToHash). Bearer tokens are not supported: use basic auth or TLS client certificates (see config/web.yml)")
         }
         if let interval = try r.duration(top["sampling_interval"], "sampling_interval") {
             guard interval >= .milliseconds(100) else { throw r.fail(top["sampling_interval"], "sampling_interval", "must be at least 100ms (try 5s)") }
@@ -226,12 +216,6 @@ public struct SidecarConfig: Sendable {
             throw r.fail(o["action"], path + ".action", "would signal vigil itself (a match entry is self); match only the plugin's own processes")
         }
         return LimitPolicy(for: duration, action: action, dryRun: dryRun)
-    }
-
-    static func checkHash(_ hash: String, _ node: Node?, _ path: String, _ r: ConfigReader) throws(ConfigError) {
-        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else {
-            throw r.fail(node, path, "expected the SHA-256 in 64 hex digits, never the secret itself (printf %s 'secret' | sha256sum)")
-        }
     }
 
     /// `VIGIL_LISTEN`, `VIGIL_METRICS_PATH`, `VIGIL_SAMPLING_INTERVAL`, `VIGIL_PUSHGATEWAY_URL`

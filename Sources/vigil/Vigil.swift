@@ -23,6 +23,23 @@ struct ConfigOption: ParsableArguments {
     var config: String = "config/vigil.yml"
 }
 
+struct WebConfigOption: ParsableArguments {
+    @Option(name: .customLong("web.config.file"),
+            help: "The exporter-toolkit web config: TLS (tls_server_config) and bcrypt basic auth (basic_auth_users) for /metrics; see config/web.yml.")
+    var webConfigFile: String?
+
+    /// The web config the flag names, checked (its certificate files loaded); none without the flag.
+    func load() throws -> WebConfig {
+        guard let webConfigFile else { return WebConfig() }
+        do {
+            return try WebConfigFile.load(path: webConfigFile)
+        } catch {
+            StandardError.write("\(error)\n")
+            throw ExitCode(2)
+        }
+    }
+}
+
 func makeLogger() -> Logger {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
@@ -46,18 +63,22 @@ struct Serve: AsyncParsableCommand {
         abstract: "Watch the configured plugins and serve /metrics until SIGTERM or SIGINT.",
         discussion: """
             SIGHUP re-reads the configuration file: plugins are added, removed and changed in place \
-            (those that stay keep their counters). listen, metrics_path, auth, sampling_interval, \
+            (those that stay keep their counters). listen, metrics_path, sampling_interval, \
             service_name, resource_attributes, pushgateway, otlp and shutdown_grace need a restart: \
             a reload that changes them says so in the log and keeps the running values. A bad file \
-            changes nothing and sets \(VigilMetric.configLastReloadSuccessful.name) to 0.
+            changes nothing and sets \(VigilMetric.configLastReloadSuccessful.name) to 0. \
+            The web config (--web.config.file) is read at start; the certificate, key and CA files \
+            it names are read again whenever they change, so a rotated certificate needs no restart.
             """)
     @OptionGroup var options: ConfigOption
+    @OptionGroup var web: WebConfigOption
     @Flag(name: .customLong("web.enable-lifecycle"),
           help: "Let POST /-/reload re-read the configuration file, as SIGHUP does (200, or 500 with the error).")
     var enableLifecycle = false
 
     func run() async throws {
-        let config = try loadConfig(options.config)
+        var config = try loadConfig(options.config)
+        config.web = try web.load()
         let logger = makeLogger()
         let sidecar = try Sidecar(config: config, configFile: options.config, logger: logger)
         try await sidecar.run(lifecycleAPI: enableLifecycle)
@@ -65,22 +86,41 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a configuration file: exit 0 if it is good, 2 with the reason if not.")
-    @Argument(help: "The configuration file.") var file: String
+    static let configuration = CommandConfiguration(
+        abstract: "Check a configuration file, a web config, or both: exit 0 if they are good, 2 with the reason if not.",
+        discussion: "The web config's certificate, key and CA files are loaded too, and the key matched to the certificate.")
+    @Argument(help: "The configuration file (vigil.yml).") var file: String?
+    @OptionGroup var web: WebConfigOption
+
+    func validate() throws {
+        if file == nil, web.webConfigFile == nil {
+            throw ValidationError("give a configuration file, --web.config.file FILE, or both")
+        }
+    }
 
     func run() throws {
-        let config = try loadConfig(file)
-        print("\(file): ok — \(config.plugins.count) plugin(s), listening on \(config.listenHost):\(config.listenPort)\(config.metricsPath)")
+        if let file {
+            let config = try loadConfig(file)
+            print("\(file): ok — \(config.plugins.count) plugin(s), listening on \(config.listenHost):\(config.listenPort)\(config.metricsPath)")
+        }
+        if let path = web.webConfigFile {
+            let config = try web.load()
+            let tls = config.tls.map { "TLS (client_auth_type \($0.clientAuth.rawValue))" } ?? "plain HTTP"
+            let auth = config.basicAuthUsers.isEmpty ? "no basic auth" : "basic auth for \(config.basicAuthUsers.count) user(s)"
+            print("\(path): ok — \(tls), \(auth)")
+        }
     }
 }
 
 struct Push: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Sample the configured plugins and push to the Pushgateway.")
     @OptionGroup var options: ConfigOption
+    @OptionGroup var web: WebConfigOption
     @Flag(help: "Push once and exit (for cron jobs and short-lived hosts).") var once = false
 
     func run() async throws {
-        let config = try loadConfig(options.config)
+        var config = try loadConfig(options.config)
+        config.web = try web.load()
         guard let push = config.pushgateway else {
             StandardError.write("\(options.config): pushgateway: no pushgateway is configured (add pushgateway: url: http://127.0.0.1:9091)\n")
             throw ExitCode(2)
@@ -108,6 +148,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Where to serve /metrics.") var listen: String = "127.0.0.1:9464"
     @Flag(help: "Short cycles, for tests: the breaker and the memory limit flip within seconds.") var fast = false
     @Option(help: "Where spans go when no OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT).") var tracesFile: String = "vigil-demo-traces.jsonl"
+    @OptionGroup var web: WebConfigOption
 
     func run() async throws {
         let logger = makeLogger()
@@ -120,13 +161,14 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         defer { child.stop() }
-        let config: SidecarConfig
+        var config: SidecarConfig
         do {
             config = try Demo.config(listen: listen, hungryChildPID: child.pid, environment: ProcessEnvironment.all)
         } catch {
             StandardError.write("\(error)\n")
             throw ExitCode(2)
         }
+        config.web = try web.load()
         let demo = try Demo(config: config, timings: timings, hungryChildPID: child.pid, tracesFile: tracesFile, logger: logger)
         try await demo.run { port in
             print(demo.banner(port: port))

@@ -72,25 +72,6 @@ final class MetricsServerTests: XCTestCase {
         XCTAssertTrue(text.contains("vigil_http_requests_total{path=\"other\",code=\"404\"} 1\n"), text)
     }
 
-    func testBearerAndBasicAuthentication() async throws {
-        try await start { $0.auth = .bearer(tokenSHA256: SHA256.hex(Array("s3cret".utf8))) }
-        let status4 = try await get("/metrics").status
-        XCTAssertEqual(status4, 401)
-        let status5 = try await get("/metrics", headers: [("Authorization", "Bearer wrong")]).status
-        XCTAssertEqual(status5, 401)
-        let status6 = try await get("/metrics", headers: [("Authorization", "Bearer s3cret")]).status
-        XCTAssertEqual(status6, 200)
-        try await server.stop()
-        try await start { $0.auth = .basic(username: "prom", passwordSHA256: SHA256.hex(Array("pa:ss".utf8))) }
-        let good = "Basic " + Base64.encode(Array("prom:pa:ss".utf8))
-        let bad = "Basic " + Base64.encode(Array("prom:nope".utf8))
-        let status7 = try await get("/metrics", headers: [("Authorization", good)]).status
-        XCTAssertEqual(status7, 200)
-        let refused = try await get("/metrics", headers: [("Authorization", bad)])
-        XCTAssertEqual(refused.status, 401)
-        XCTAssertEqual(refused.header("WWW-Authenticate"), "Basic realm=\"vigil\"")
-    }
-
     func testOversizedAndMalformedRequestsNeverCrashTheServer() async throws {
         try await start { $0.maxHeaderBytes = 4096 }
         let port = server.localPort
@@ -124,11 +105,7 @@ final class MetricsServerTests: XCTestCase {
         XCTAssertEqual(results, Array(repeating: 200, count: 8))
     }
 
-    func testSHA256MatchesTheFIPSVectors() {
-        XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    func testBase64RoundTripsBasicCredentials() {
         XCTAssertEqual(Base64.encode(Array("a/b".utf8), urlSafe: true), "YS9i")
         XCTAssertEqual(Base64.decode("cHJvbTpwYTpzcw=="), Array("prom:pa:ss".utf8))
     }

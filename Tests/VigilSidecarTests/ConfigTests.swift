@@ -80,14 +80,9 @@ final class ConfigTests: XCTestCase {
     }
 
     func testEveryDocumentedKey() throws {
-        let hash = String(repeating: "ab", count: 32)
         let yaml = """
             listen: "[::1]:9999"
             metrics_path: /custom
-            auth:
-              basic:
-                username: prom
-                password_sha256: \(hash)
             sampling_interval: 250ms
             service_name: host-a
             resource_attributes:
@@ -134,9 +129,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.listenHost, "::1")
         XCTAssertEqual(c.listenPort, 9999)
         XCTAssertEqual(c.metricsPath, "/custom")
-        guard case .basic(let user, let passwordHash) = c.auth else { return XCTFail("\(String(describing: c.auth))") }
-        XCTAssertEqual(user, "prom")
-        XCTAssertEqual(passwordHash, hash)
+        XCTAssertEqual(c.web, WebConfig(), "the web config comes from --web.config.file, never from vigil.yml")
         XCTAssertEqual(c.samplingInterval, .milliseconds(250))
         XCTAssertEqual(c.serviceName, "host-a")
         XCTAssertEqual(c.resourceAttributes.first?.0, "team")
@@ -190,8 +183,8 @@ final class ConfigTests: XCTestCase {
             ("plugins:\n  - name: a\n    match: [{self: true}]\n  - name: a\n    match: [{self: true}]\n",
              "bad.yml:4: plugins[1].name: \"a\" is configured twice"),
             ("auth:\n  bearer_token_sha256: hunter2\n",
-             "bad.yml:2: auth.bearer_token_sha256: expected the SHA-256 in 64 hex digits, never the secret itself (printf %s 'secret' | sha256sum)"),
-            ("tls:\n  cert: x\n", "bad.yml:2: tls: TLS is not built into vigil yet; put a TLS-terminating proxy in front, or listen on loopback only"),
+             "bad.yml:2: auth: SHA-256 credentials are gone: remove auth: here and give vigil --web.config.file web.yml with basic_auth_users: {prometheus: <bcrypt hash>}; \(WebConfig.howToHash). Bearer tokens are not supported: use basic auth or TLS client certificates (see config/web.yml)"),
+            ("tls:\n  cert: x\n", "bad.yml:2: tls: TLS moved to the web config: remove tls: here and give vigil --web.config.file web.yml with tls_server_config: {cert_file: …, key_file: …} (the exporter-toolkit format; see config/web.yml)"),
             ("pushgateway:\n  job: x\n", "bad.yml:2: pushgateway.url: needs an http:// or https:// URL (try http://127.0.0.1:9091)"),
             ("otlp:\n  protocol: grpc\n", "bad.yml:2: otlp.protocol: \"grpc\" is not http/protobuf or http/json"),
             ("plugins: ocr\n", "bad.yml:1: plugins: expected a list, found \"ocr\""),

@@ -72,6 +72,60 @@ def query(prometheus, promql):
     return answer["data"]["result"]
 
 
+def openssl(*args):
+    subprocess.run(["openssl", *args], cwd=work, check=True, capture_output=True)
+
+
+def make_certificates(directory):
+    """A CA and a server certificate for 127.0.0.1 signed by it, made by openssl in `directory`."""
+    directory.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", f"{directory}/ca.key", "-out", f"{directory}/ca.crt", "-days", "1",
+            "-subj", "/CN=vigil e2e CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *ec, "-keyout", f"{directory}/server.key", "-out", f"{directory}/server.csr", "-subj", "/CN=vigil e2e")
+    (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", f"{directory}/server.csr", "-CA", f"{directory}/ca.crt", "-CAkey", f"{directory}/ca.key",
+            "-set_serial", "1", "-days", "1", "-extfile", f"{directory}/server.ext", "-out", f"{directory}/server.crt")
+
+
+def tls_and_basic_auth():
+    """vigil serve --web.config.file (TLS and a bcrypt user from htpasswd) under its own Prometheus:
+    the job with the CA and the right password is up, a wrong password and plain HTTP are not."""
+    make_certificates(work / "tls")
+    password = "e2e-" + os.urandom(6).hex()
+    hashed = subprocess.run(["htpasswd", "-nbBC", "10", "", password], check=True, capture_output=True, text=True).stdout.strip().strip(":")
+    # Paths relative to the web config's directory, as an operator writes them for node_exporter.
+    (work / "web.yml").write_text(f"tls_server_config:\n  cert_file: tls/server.crt\n  key_file: tls/server.key\n"
+                                  f"basic_auth_users:\n  prometheus: {hashed}\n")
+    checked = subprocess.run([str(VIGIL), "check", "--web.config.file", str(work / "web.yml")], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, f"vigil check --web.config.file: {checked.stderr}"
+    port, prom_port = free_port(), free_port()
+    (work / "tls.yml").write_text(f"listen: 127.0.0.1:{port}\nplugins:\n  - name: e2e-self\n    match:\n      - self: true\n")
+    start([str(VIGIL), "serve", "--config", str(work / "tls.yml"), "--web.config.file", str(work / "web.yml")], "serve-tls")
+    target = {"targets": [f"127.0.0.1:{port}"]}
+    https = {"scheme": "https", "tls_config": {"ca_file": str(work / "tls/ca.crt")}}
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "tls", **https, "basic_auth": {"username": "prometheus", "password": password}, "static_configs": [target]},
+            {"job_name": "tls-wrong-password", **https, "basic_auth": {"username": "prometheus", "password": "wrong"}, "static_configs": [target]},
+            {"job_name": "tls-plain-http", "scheme": "http", "basic_auth": {"username": "prometheus", "password": password}, "static_configs": [target]},
+        ],
+    }
+    (work / "prometheus-tls.yml").write_text(json.dumps(config))
+    start(["prometheus", f"--config.file={work / 'prometheus-tls.yml'}", f"--storage.tsdb.path={work / 'data-tls'}",
+           f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], "prometheus-tls")
+    prometheus = f"http://127.0.0.1:{prom_port}"
+    wait_for("prometheus (TLS jobs)", lambda: http(f"{prometheus}/-/ready")[0] == 200)
+    wait_for("two scrapes of each TLS job",
+             lambda: len(query(prometheus, 'count_over_time(up{job=~"tls.*"}[5m]) >= 2')) == 3, timeout=60)
+    up = {s["metric"]["job"]: s["value"][1] for s in query(prometheus, 'up{job=~"tls.*"}')}
+    assert up == {"tls": "1", "tls-wrong-password": "0", "tls-plain-http": "0"}, up
+    assert query(prometheus, 'vigil_build_info{job="tls"}'), "no vigil_build_info from the HTTPS job"
+    errors = {t["labels"]["job"]: t["lastError"] for t in json.loads(http(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]}
+    assert "401" in errors["tls-wrong-password"], errors
+
+
 def main():
     demo_port, prom_port, gateway_port = free_port(), free_port(), free_port()
     # The demo's spans go to the real OTLP receiver (opentelemetry-proto), as a host's would.
@@ -182,6 +236,9 @@ def main():
         _, after = http(f"{gateway}/metrics")
         assert 'job="vigil-e2e"' not in after, "the pushed group is still there after DELETE"
     check("vigil push --once reaches the Pushgateway; DELETE removes it", push)
+
+    check("Prometheus scrapes vigil serve --web.config.file over HTTPS with basic auth; a wrong password and plain HTTP are down",
+          tls_and_basic_auth)
 
     def graceful_stop():
         demo = processes[0]
