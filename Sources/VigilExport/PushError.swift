@@ -13,6 +13,8 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
         case retryAfterTooLong(status: Int, asked: Duration, limit: Duration)
         /// The task was cancelled while waiting to retry after `after`.
         case cancelled(after: Cause)
+        /// The task was cancelled during an attempt, whose transfer was abandoned.
+        case abandoned
     }
 
     /// The request's method.
@@ -41,6 +43,8 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
             return "HTTP \(status) asks to retry after \(asked), longer than maxRetryAfter (\(limit)); gave up"
         case let .cancelled(last):
             return "cancelled while waiting to retry after \(describe(last))"
+        case .abandoned:
+            return "cancelled during the attempt; the transfer was abandoned"
         }
     }
 

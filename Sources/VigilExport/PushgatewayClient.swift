@@ -76,6 +76,10 @@ public final class PushgatewayClient: Sendable {
     /// Pushes once with `method`, trying again as `configuration.retry` says (`RetryPolicy`).
     @discardableResult
     public func push(_ method: Method = .put) async -> Result<Void, PushError> {
+        await push(method, retry: configuration.retry)
+    }
+
+    private func push(_ method: Method, retry: RetryPolicy) async -> Result<Void, PushError> {
         var headers: [(name: String, value: String)] = []
         var body: [UInt8] = []
         if method != .delete {
@@ -88,19 +92,31 @@ public final class PushgatewayClient: Sendable {
         }
         if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
         let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout)
-        let result = await configuration.retry.send(request, with: client).map { _ in () }
+        let result = await retry.send(request, with: client).map { _ in () }
         pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
         return result
     }
 
     /// Pushes every `interval` until the task is cancelled, then once more, so that a short job's
-    /// last values are not lost.
-    public func run(every interval: Duration, method: Method = .put, onFailure: (@Sendable (PushError) -> Void)? = nil) async {
+    /// last values are not lost. Cancelling abandons a push in flight at once. The last push is
+    /// one attempt, with no retries (a shutdown has no time to wait for them), in a task of its
+    /// own, which that cancellation does not reach; it is abandoned in turn after
+    /// `finalPushTimeout` (give it what is left of a shutdown's grace period).
+    public func run(every interval: Duration, method: Method = .put, finalPushTimeout: Duration = .seconds(10),
+                    onFailure: (@Sendable (PushError) -> Void)? = nil) async {
         while !Task.isCancelled {
             if case .failure(let error) = await push(method) { onFailure?(error) }
             do { try await Task.sleep(for: interval) } catch { break }
         }
-        if case .failure(let error) = await push(method) { onFailure?(error) }
+        var once = configuration.retry
+        once.maxAttempts = 1
+        let last = Task { [once] in await self.push(method, retry: once) }
+        let deadline = Task {
+            try await Task.sleep(for: finalPushTimeout)
+            last.cancel()
+        }
+        if case .failure(let error) = await last.value { onFailure?(error) }
+        deadline.cancel()
     }
 }
 

@@ -10,7 +10,8 @@ import VigilSupport
 ///   than `maxRetryAfter` ends the push at once instead. Without it the wait is exponential
 ///   backoff with jitter (`backoff(after:)`).
 /// - Any other status or error is final.
-/// - Cancelling the task ends the push at its next wait.
+/// - Cancelling the task ends the push at once: during a wait, or during an attempt, whose
+///   transfer `HTTPClient` abandons.
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included; less than 1 counts as 1.
     public var maxAttempts = 5
@@ -79,6 +80,7 @@ public struct RetryPolicy: Sendable, Equatable {
                     delay = backoff(after: attempt)
                 }
             } catch {
+                if error.isCancellation { return failure(attempt, .abandoned) }
                 cause = .transport(error)
                 guard error.isTransient else { return failure(attempt, cause) }
                 delay = backoff(after: attempt)

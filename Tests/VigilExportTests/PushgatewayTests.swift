@@ -1,5 +1,6 @@
 import Foundation
 import VigilMetrics
+import VigilSupport
 import VigilTestSupport
 import XCTest
 @testable import VigilExport
@@ -107,6 +108,49 @@ final class PushgatewayTests: XCTestCase {
         XCTAssertTrue(error.description.contains("(curl error 7); gave up"), error.description)
         XCTAssertTrue(error.description.hasSuffix("(2 attempts)"), error.description)
         XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 1\n"))
+    }
+
+    func testRunPushesOnceMoreAfterItsTaskIsCancelled() async throws {
+        let gateway = try RealPushgateway()
+        let registry = Registry()
+        let gauge = try registry.gauge("stage", help: "The job's stage.")
+        gauge.set(1)
+        let client = PushgatewayClient(configuration: .init(url: gateway.url, job: "short"), registry: registry)
+        let running = Task { await client.run(every: .seconds(3600)) }
+        let scraper = HTTPClient(maximumBodyBytes: 1 << 20)
+        func pushed() async throws -> String {
+            String(decoding: try await scraper.send(HTTPRequest(method: "GET", url: gateway.url + "/metrics")).body, as: UTF8.self)
+        }
+        try await waitUntil("the first push") { try await pushed().contains("stage{instance=\"\",job=\"short\"} 1\n") }
+        gauge.set(2)
+        running.cancel()
+        await running.value
+        let last = try await pushed()
+        XCTAssertTrue(last.contains("stage{instance=\"\",job=\"short\"} 2\n"), "the last values were pushed: \(last)")
+    }
+
+    func testTheLastPushIsAbandonedAfterItsTimeoutWhenTheGatewayHangs() async throws {
+        let listener = try SilentListener()
+        let registry = Registry()
+        var configuration = PushgatewayClient.Configuration(url: "http://127.0.0.1:\(listener.port)", job: "j")
+        configuration.timeout = .seconds(60)
+        let client = PushgatewayClient(configuration: configuration, registry: registry)
+        let failures = Locked<[String]>([])
+        let running = Task {
+            await client.run(every: .seconds(3600), finalPushTimeout: .milliseconds(200)) { error in failures.withLock { $0.append(error.description) } }
+        }
+        try await waitUntil("the first push to reach the hung gateway") {
+            listener.pump()
+            return listener.accepted == 1 && listener.text.contains("\r\n\r\n")
+        }
+        running.cancel()
+        let ended = Locked(false)
+        Task { await running.value; ended.withLock { $0 = true } }
+        try await waitUntil(timeout: .seconds(5), "run to end although the gateway never answers") { ended.withLock { $0 } }
+        let said = failures.withLock { $0 }
+        XCTAssertEqual(said.count, 2, "\(said)")
+        XCTAssertTrue(said.allSatisfy { $0.hasSuffix(": cancelled during the attempt; the transfer was abandoned (1 attempt)") }, "\(said)")
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 2\n"))
     }
 
     func testSegmentsUseBase64OnlyWhenNeeded() {
