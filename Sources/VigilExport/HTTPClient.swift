@@ -15,14 +15,18 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The longest the whole transfer may take; connecting takes at most 10 s of it.
     public var timeout: Duration
+    /// How an `https` target is verified and which client certificate is shown to it.
+    public var tls: TLSConfiguration
 
-    /// A request; by default a body-less one with a 10 s time-out.
-    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [], timeout: Duration = .seconds(10)) {
+    /// A request; by default a body-less one with a 10 s time-out and the system's CAs.
+    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+                timeout: Duration = .seconds(10), tls: TLSConfiguration = TLSConfiguration()) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.tls = tls
     }
 }
 
@@ -45,7 +49,9 @@ public struct HTTPResponse: Sendable {
 public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
     /// libcurl's code (CURLcode); `cancelledCode` when the caller's task was cancelled.
     public var code: Int
-    /// libcurl's wording of the error (`curl_easy_strerror`).
+    /// libcurl's wording of the error: the detailed one (`CURLOPT_ERRORBUFFER`, such as
+    /// `SSL certificate problem: unable to get local issuer certificate`) when there is one,
+    /// else `curl_easy_strerror`'s.
     public var message: String
     /// The URL, with any user name and password replaced by `REDACTED`.
     public var url: String
@@ -61,9 +67,17 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
     /// Whether the task awaiting the transfer was cancelled (and the transfer abandoned).
     public var isCancellation: Bool { code == Self.cancelledCode }
 
-    /// Connection refused, DNS failure, time-out, reset: worth another try.
+    /// Connection refused, DNS failure, time-out, reset: worth another try. A TLS failure is not
+    /// (an unknown CA, a refused or missing client certificate, a name mismatch do not pass),
+    /// except a connection lost during the handshake.
     public var isTransient: Bool {
-        [6, 7, 28, 35, 52, 55, 56].contains(code)  // couldn't resolve/connect, timeout, SSL connect, empty reply, send/recv error
+        switch code {
+        case 6, 7, 28, 52: true  // couldn't resolve, couldn't connect, time-out, empty reply
+        // SSL connect, send and receive errors: transient unless the peer refused us with a TLS
+        // alert (a missing or unknown client certificate) or does not speak TLS at all.
+        case 35, 55, 56: !(message.contains(" alert ") || message.contains("wrong version number"))
+        default: false
+        }
     }
 
     public var description: String {
@@ -200,21 +214,38 @@ public final class HTTPClient: Sendable {
         let transfer = Transfer(upload: request.body, limit: maximumBodyBytes)
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(to: 0)
+        defer { errorBuffer.deallocate() }
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
+        var connectTo: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(connectTo) }
+
+        var url = request.url
+        if let name = request.tls.serverName, let redirected = Self.redirect(request.url, toServerName: name) {
+            url = redirected.url
+            connectTo = curl_slist_append(connectTo, redirected.connectTo)
+            if !request.headers.contains(where: { $0.name.lowercased() == "host" }) {
+                headerList = curl_slist_append(headerList, "Host: \(redirected.host)")
+            }
+        }
         for header in request.headers {
             headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
         // An empty `Expect:` stops libcurl from waiting a second for `100 Continue`.
         headerList = curl_slist_append(headerList, "Expect:")
 
-        vigil_curl_set_string(easy, CURLOPT_URL, request.url)
+        vigil_curl_set_string(easy, CURLOPT_URL, url)
+        vigil_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         vigil_curl_set_string(easy, CURLOPT_USERAGENT, Self.userAgent)
         vigil_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
         vigil_curl_set_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.milliseconds(atLeast: 1))
         vigil_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(request.timeout.milliseconds(atLeast: 1), 10_000))
         vigil_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         vigil_curl_set_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList))
+        if let connectTo { vigil_curl_set_pointer(easy, CURLOPT_CONNECT_TO, UnsafeMutableRawPointer(connectTo)) }
+        Self.apply(request.tls, to: easy)
         vigil_curl_set_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let n = size * count
@@ -281,10 +312,52 @@ public final class HTTPClient: Sendable {
         while let message = curl_multi_info_read(multi, &left) {
             if message.pointee.msg == CURLMSG_DONE { code = message.pointee.data.result }
         }
-        guard code == CURLE_OK else { return failure(Int(code.rawValue), String(cString: curl_easy_strerror(code))) }
+        guard code == CURLE_OK else {
+            let detail = String(cString: errorBuffer).trimmed(" \t\r\n")
+            return failure(Int(code.rawValue), detail.isEmpty ? String(cString: curl_easy_strerror(code)) : String(detail))
+        }
         var status = 0
         vigil_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
         return .success(HTTPResponse(status: status, headers: transfer.headers, body: transfer.body))
+    }
+
+    /// The TLS options of a request. libcurl copies the strings.
+    private static func apply(_ tls: TLSConfiguration, to easy: UnsafeMutableRawPointer) {
+        if let ca = tls.caFile {
+            vigil_curl_set_string(easy, CURLOPT_CAINFO, ca)
+            vigil_curl_set_pointer(easy, CURLOPT_CAPATH, nil)  // the CA file replaces the system's CAs, as in Prometheus
+        }
+        if let cert = tls.certFile {
+            vigil_curl_set_string(easy, CURLOPT_SSLCERT, cert)
+            vigil_curl_set_string(easy, CURLOPT_SSLCERTTYPE, "PEM")
+        }
+        if let key = tls.keyFile {
+            vigil_curl_set_string(easy, CURLOPT_SSLKEY, key)
+            vigil_curl_set_string(easy, CURLOPT_SSLKEYTYPE, "PEM")
+        }
+        vigil_curl_set_long(easy, CURLOPT_SSL_VERIFYPEER, tls.insecureSkipVerify ? 0 : 1)
+        vigil_curl_set_long(easy, CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2)
+    }
+
+    /// For `TLSConfiguration.serverName`: the URL with its host replaced by the server name (the
+    /// name libcurl sends as SNI and verifies), the `CURLOPT_CONNECT_TO` entry that still sends the
+    /// connection to the URL's host and port, and the `Host` header value that names them. Nil
+    /// when libcurl cannot parse the URL (the transfer then fails on it).
+    static func redirect(_ url: String, toServerName name: String) -> (url: String, connectTo: String, host: String)? {
+        guard let parsed = curl_url() else { return nil }
+        defer { curl_url_cleanup(parsed) }
+        func part(_ which: CURLUPart, _ flags: Int32 = 0) -> String? {
+            var value: UnsafeMutablePointer<CChar>?
+            guard curl_url_get(parsed, which, &value, UInt32(flags)) == CURLUE_OK, let value else { return nil }
+            defer { curl_free(value) }
+            return String(cString: value)
+        }
+        guard curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK,
+              let host = part(CURLUPART_HOST), let port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT),
+              curl_url_set(parsed, CURLUPART_HOST, name, 0) == CURLUE_OK, let rewritten = part(CURLUPART_URL)
+        else { return nil }
+        let explicitPort = part(CURLUPART_PORT)
+        return (rewritten, "\(name):\(port):\(host):\(port)", explicitPort.map { "\(host):\($0)" } ?? host)
     }
 }
 

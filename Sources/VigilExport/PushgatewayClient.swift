@@ -16,6 +16,8 @@ public final class PushgatewayClient: Sendable {
         public var grouping: [(name: String, value: String)]
         /// Credentials sent with every push.
         public var auth: PushAuthentication?
+        /// How an `https` Pushgateway is verified, and the client certificate shown to it.
+        public var tls = TLSConfiguration()
         /// Whether bodies are sent gzip-compressed.
         public var gzip = true
         /// The longest one attempt may take.
@@ -91,7 +93,7 @@ public final class PushgatewayClient: Sendable {
             }
         }
         if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
-        let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout)
+        let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout, tls: configuration.tls)
         let result = await retry.send(request, with: client).map { _ in () }
         pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
         return result
