@@ -1,8 +1,9 @@
 import VigilSupport
 import VigilTracing
 
-/// Where and how trace batches are sent, with the OpenTelemetry exporter variables.
-public struct OTLPConfiguration: Sendable {
+/// Where and how trace batches are sent, with the OpenTelemetry exporter variables. Its
+/// description hides header values, which hold credentials.
+public struct OTLPConfiguration: Sendable, CustomStringConvertible {
     /// The request body format, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
     public enum Encoding: String, Sendable {
         case protobuf = "http/protobuf"
@@ -53,6 +54,12 @@ public struct OTLPConfiguration: Sendable {
             if let value = environment[name], !value.isEmpty { return (name, value) }
         }
         return nil
+    }
+
+    public var description: String {
+        let names = headers.map { "\($0.name): <redacted>" }.joined(separator: ", ")
+        return "OTLPConfiguration(tracesEndpoint: \(Redaction.url(tracesEndpoint)), headers: [\(names)], gzip: \(gzip), "
+            + "timeout: \(timeout), encoding: \(encoding.rawValue), retry: \(retry), tls: \(tls))"
     }
 
     /// The defaults overridden by the OpenTelemetry variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`

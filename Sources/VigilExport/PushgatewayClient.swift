@@ -122,17 +122,28 @@ public final class PushgatewayClient: Sendable {
     }
 }
 
-/// Credentials for a push target. Never logged.
-public enum PushAuthentication: Sendable {
+/// Credentials for a push target. Never logged: its descriptions hide the password and token.
+public enum PushAuthentication: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// `Authorization: Basic base64(username:password)`.
     case basic(username: String, password: String)
     /// `Authorization: Bearer token`.
     case bearer(token: String)
 
-    var headerValue: String {
+    /// The value of the `Authorization` header it sends.
+    public var headerValue: String {
         switch self {
         case let .basic(username, password): "Basic " + Base64.encode(Array("\(username):\(password)".utf8))
         case let .bearer(token): "Bearer " + token
         }
     }
+
+    /// `basic(username: "pusher", password: <redacted>)` or `bearer(token: <redacted>)`.
+    public var description: String {
+        switch self {
+        case let .basic(username, _): "basic(username: \"\(username)\", password: <redacted>)"
+        case .bearer: "bearer(token: <redacted>)"
+        }
+    }
+
+    public var debugDescription: String { description }
 }
