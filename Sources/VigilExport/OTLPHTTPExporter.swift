@@ -54,7 +54,7 @@ public final class OTLPHTTPExporter: SpanExporter {
             body = compressed
             headers.append(("Content-Encoding", "gzip"))
         }
-        return HTTPRequest(method: "POST", url: configuration.tracesEndpoint, headers: headers, body: body, timeout: configuration.timeout)
+        return HTTPRequest(method: "POST", url: configuration.tracesEndpoint, headers: headers, body: body, timeout: configuration.timeout, tls: configuration.tls)
     }
 
     private func send(_ batch: [SpanData]) async -> SpanExportResult {

@@ -13,6 +13,8 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
         case retryAfterTooLong(status: Int, asked: Duration, limit: Duration)
         /// The task was cancelled while waiting to retry after `after`.
         case cancelled(after: Cause)
+        /// The task was cancelled during an attempt, whose transfer was abandoned.
+        case abandoned
     }
 
     /// The request's method.
@@ -36,11 +38,27 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
             return "HTTP \(status)\(detail); not retried\(hint(status))"
         case let .transport(error):
             let what = "\(error.message) (curl error \(error.code))"
-            return error.isTransient ? "\(what); gave up (is the target running and reachable?)" : "\(what); not retried"
+            return error.isTransient ? "\(what); gave up (is the target running and reachable?)" : "\(what); not retried\(hint(error))"
         case let .retryAfterTooLong(status, asked, limit):
             return "HTTP \(status) asks to retry after \(asked), longer than maxRetryAfter (\(limit)); gave up"
         case let .cancelled(last):
             return "cancelled while waiting to retry after \(describe(last))"
+        case .abandoned:
+            return "cancelled during the attempt; the transfer was abandoned"
+        }
+    }
+
+    /// What to check after a TLS failure, by libcurl's code and wording.
+    private static func hint(_ error: HTTPClientError) -> String {
+        switch error.code {
+        case 60: return " (the target's certificate is not trusted: is the CA file the one that signed it, and does it name the URL's host or server_name?)"
+        case 58: return " (check the client certificate and key files: PEM, readable, and a matching pair)"
+        case 77: return " (check the CA file: PEM and readable)"
+        case 35, 55, 56:
+            if error.message.contains("certificate required") { return " (the target requires a client certificate: configure one and its key)" }
+            if error.message.contains(" alert ") { return " (the target refused the TLS handshake: does it trust the CA of the client certificate?)" }
+            return ""
+        default: return ""
         }
     }
 

@@ -16,6 +16,8 @@ public final class PushgatewayClient: Sendable {
         public var grouping: [(name: String, value: String)]
         /// Credentials sent with every push.
         public var auth: PushAuthentication?
+        /// How an `https` Pushgateway is verified, and the client certificate shown to it.
+        public var tls = TLSConfiguration()
         /// Whether bodies are sent gzip-compressed.
         public var gzip = true
         /// The longest one attempt may take.
@@ -76,6 +78,10 @@ public final class PushgatewayClient: Sendable {
     /// Pushes once with `method`, trying again as `configuration.retry` says (`RetryPolicy`).
     @discardableResult
     public func push(_ method: Method = .put) async -> Result<Void, PushError> {
+        await push(method, retry: configuration.retry)
+    }
+
+    private func push(_ method: Method, retry: RetryPolicy) async -> Result<Void, PushError> {
         var headers: [(name: String, value: String)] = []
         var body: [UInt8] = []
         if method != .delete {
@@ -87,34 +93,57 @@ public final class PushgatewayClient: Sendable {
             }
         }
         if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
-        let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout)
-        let result = await configuration.retry.send(request, with: client).map { _ in () }
+        let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout, tls: configuration.tls)
+        let result = await retry.send(request, with: client).map { _ in () }
         pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
         return result
     }
 
     /// Pushes every `interval` until the task is cancelled, then once more, so that a short job's
-    /// last values are not lost.
-    public func run(every interval: Duration, method: Method = .put, onFailure: (@Sendable (PushError) -> Void)? = nil) async {
+    /// last values are not lost. Cancelling abandons a push in flight at once. The last push is
+    /// one attempt, with no retries (a shutdown has no time to wait for them), in a task of its
+    /// own, which that cancellation does not reach; it is abandoned in turn after
+    /// `finalPushTimeout` (give it what is left of a shutdown's grace period).
+    public func run(every interval: Duration, method: Method = .put, finalPushTimeout: Duration = .seconds(10),
+                    onFailure: (@Sendable (PushError) -> Void)? = nil) async {
         while !Task.isCancelled {
             if case .failure(let error) = await push(method) { onFailure?(error) }
             do { try await Task.sleep(for: interval) } catch { break }
         }
-        if case .failure(let error) = await push(method) { onFailure?(error) }
+        var once = configuration.retry
+        once.maxAttempts = 1
+        let last = Task { [once] in await self.push(method, retry: once) }
+        let deadline = Task {
+            try await Task.sleep(for: finalPushTimeout)
+            last.cancel()
+        }
+        if case .failure(let error) = await last.value { onFailure?(error) }
+        deadline.cancel()
     }
 }
 
-/// Credentials for a push target. Never logged.
-public enum PushAuthentication: Sendable {
+/// Credentials for a push target. Never logged: its descriptions hide the password and token.
+public enum PushAuthentication: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// `Authorization: Basic base64(username:password)`.
     case basic(username: String, password: String)
     /// `Authorization: Bearer token`.
     case bearer(token: String)
 
-    var headerValue: String {
+    /// The value of the `Authorization` header it sends.
+    public var headerValue: String {
         switch self {
         case let .basic(username, password): "Basic " + Base64.encode(Array("\(username):\(password)".utf8))
         case let .bearer(token): "Bearer " + token
         }
     }
+
+    /// `basic(username: "pusher", password: <redacted>)` or `bearer(token: <redacted>)`.
+    public var description: String {
+        switch self {
+        case let .basic(username, _): "basic(username: \"\(username)\", password: <redacted>)"
+        case .bearer: "bearer(token: <redacted>)"
+        }
+    }
+
+    public var debugDescription: String { description }
 }

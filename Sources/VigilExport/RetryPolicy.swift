@@ -5,12 +5,14 @@ import VigilSupport
 ///
 /// - A 2xx answer is delivered.
 /// - HTTP 429, 502, 503 and 504, and transport errors that may pass (connection refused or
-///   reset, DNS failure, time-out), are tried again, up to `maxAttempts` in all.
+///   reset, DNS failure, time-out; `HTTPClientError.isTransient`), are tried again, up to `maxAttempts` in all.
 /// - Such an answer's `Retry-After` (seconds or an HTTP-date) sets the wait; one asking for more
 ///   than `maxRetryAfter` ends the push at once instead. Without it the wait is exponential
 ///   backoff with jitter (`backoff(after:)`).
-/// - Any other status or error is final.
-/// - Cancelling the task ends the push at its next wait.
+/// - Any other status or error is final: among them TLS failures (an untrusted certificate, a
+///   refused client certificate), which do not pass by themselves.
+/// - Cancelling the task ends the push at once: during a wait, or during an attempt, whose
+///   transfer `HTTPClient` abandons.
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included; less than 1 counts as 1.
     public var maxAttempts = 5
@@ -79,6 +81,7 @@ public struct RetryPolicy: Sendable, Equatable {
                     delay = backoff(after: attempt)
                 }
             } catch {
+                if error.isCancellation { return failure(attempt, .abandoned) }
                 cause = .transport(error)
                 guard error.isTransient else { return failure(attempt, cause) }
                 delay = backoff(after: attempt)

@@ -84,39 +84,8 @@ public struct SidecarConfig: Sendable {
             guard names.insert(plugin.name).inserted else { throw r.fail(node, "plugins[\(i)].name", "\"\(plugin.name)\" is configured twice") }
             c.plugins.append(plugin)
         }
-        if let node = top["pushgateway"] {
-            let p = try r.mapping(node, "pushgateway", allowed: ["url", "job", "interval", "grouping", "basic", "bearer_token"])
-            guard let url = try r.string(p["url"], "pushgateway.url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw r.fail(p["url"] ?? node, "pushgateway.url", "needs an http:// or https:// URL (try http://127.0.0.1:9091)")
-            }
-            var client = PushgatewayClient.Configuration(url: url, job: try r.string(p["job"], "pushgateway.job") ?? "vigil")
-            if let grouping = p["grouping"], case .mapping(let m) = grouping { client.grouping = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } } }
-            if let basic = p["basic"] {
-                let b = try r.mapping(basic, "pushgateway.basic", allowed: ["username", "password"])
-                client.auth = .basic(username: try r.string(b["username"], "pushgateway.basic.username") ?? "",
-                                     password: try r.string(b["password"], "pushgateway.basic.password") ?? "")
-            }
-            if let token = try r.string(p["bearer_token"], "pushgateway.bearer_token") { client.auth = .bearer(token: token) }
-            c.pushgateway = Push(client: client, interval: try r.duration(p["interval"], "pushgateway.interval") ?? .seconds(30))
-        }
-        if let node = top["otlp"] {
-            let o = try r.mapping(node, "otlp", allowed: ["endpoint", "protocol", "compression", "headers", "timeout"])
-            var otlp = OTLPConfiguration()
-            if let endpoint = try r.string(o["endpoint"], "otlp.endpoint") {
-                otlp.tracesEndpoint = endpoint.hasSuffix("/v1/traces") ? endpoint : (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
-            }
-            if let proto = try r.string(o["protocol"], "otlp.protocol") {
-                guard let encoding = OTLPConfiguration.Encoding(rawValue: proto) else { throw r.fail(o["protocol"], "otlp.protocol", "\"\(proto)\" is not http/protobuf or http/json") }
-                otlp.encoding = encoding
-            }
-            if let compression = try r.string(o["compression"], "otlp.compression") {
-                guard ["gzip", "none"].contains(compression) else { throw r.fail(o["compression"], "otlp.compression", "\"\(compression)\" is not gzip or none") }
-                otlp.gzip = compression == "gzip"
-            }
-            if let headers = o["headers"], case .mapping(let m) = headers { otlp.headers = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } } }
-            if let timeout = try r.duration(o["timeout"], "otlp.timeout") { otlp.timeout = timeout }
-            c.otlp = otlp
-        }
+        if let node = top["pushgateway"] { c.pushgateway = try parsePushgateway(node, r) }
+        if let node = top["otlp"] { c.otlp = try parseOTLP(node, r) }
         try c.applyEnvironment(environment, file: file)
         return c
     }
@@ -219,7 +188,8 @@ public struct SidecarConfig: Sendable {
     }
 
     /// `VIGIL_LISTEN`, `VIGIL_METRICS_PATH`, `VIGIL_SAMPLING_INTERVAL`, `VIGIL_PUSHGATEWAY_URL`
-    /// win over the file; the `OTEL_EXPORTER_OTLP_*` variables over its `otlp:` section.
+    /// win over the file; the `OTEL_EXPORTER_OTLP_*` variables over its `otlp:` section (the TLS
+    /// files they name are checked now, as the file's are).
     public mutating func applyEnvironment(_ environment: [String: String], file: String) throws(ConfigError) {
         func bad(_ name: String, _ message: String) -> ConfigError { ConfigError(file: "environment", line: nil, path: name, message: message) }
         if let listen = environment["VIGIL_LISTEN"] {
@@ -235,7 +205,9 @@ public struct SidecarConfig: Sendable {
             if pushgateway == nil { pushgateway = Push(client: .init(url: url, job: "vigil"), interval: .seconds(30)) } else { pushgateway?.client.url = url }
         }
         if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") }) {
-            otlp = OTLPConfiguration.fromEnvironment(environment, base: otlp ?? OTLPConfiguration())
+            let merged = OTLPConfiguration.fromEnvironment(environment, base: otlp ?? OTLPConfiguration())
+            try Self.checkOTLPFiles(environment, merged)
+            otlp = merged
         }
     }
 

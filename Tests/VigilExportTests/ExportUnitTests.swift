@@ -40,4 +40,14 @@ final class ExportUnitTests: XCTestCase {
         XCTAssertTrue(specific.gzip)
         XCTAssertEqual(OTLPConfiguration.fromEnvironment([:]).tracesEndpoint, "http://localhost:4318/v1/traces")
     }
+
+    func testAConfigurationDescriptionNeverShowsHeaderValues() {
+        let configuration = OTLPConfiguration(tracesEndpoint: "https://u:hunter2@collector/v1/traces", headers: [("Authorization", "Bearer s3cret")])
+        let text = "\(configuration)"
+        XCTAssertFalse(text.contains("s3cret"), text)
+        XCTAssertFalse(text.contains("hunter2"), text)
+        XCTAssertTrue(text.contains("Authorization: <redacted>"), text)
+        XCTAssertEqual("\(PushAuthentication.basic(username: "pusher", password: "hunter2"))", "basic(username: \"pusher\", password: <redacted>)")
+        XCTAssertFalse("\([PushAuthentication.bearer(token: "s3cret")])".contains("s3cret"))
+    }
 }

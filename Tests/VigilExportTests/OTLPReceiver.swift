@@ -4,21 +4,36 @@ import XCTest
 @testable import VigilExport
 
 /// The Python OTLP receiver (scripts/interop.d/otlp_receiver.py), decoding with
-/// opentelemetry-proto, run on a loopback port for one test.
+/// opentelemetry-proto, run on a loopback port for one test; over HTTPS when given certificates.
 final class OTLPReceiver {
     let process = Process()
     let port: Int
     private let client = HTTPClient()
+    /// What the test's own control requests trust and show (the CA and its client certificate).
+    private let controlTLS: TLSConfiguration
+    private let scheme: String
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    init(port: Int = 0) throws {
+    /// - Parameters:
+    ///   - certificates: serve HTTPS with their server certificate (nil: plain HTTP).
+    ///   - requireClientCertificate: refuse clients without a certificate signed by their CA.
+    init(port: Int = 0, certificates: TestCertificates? = nil, requireClientCertificate: Bool = false) throws {
         let python = Self.root.appendingPathComponent(".build/peers/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
             throw XCTSkip("the Python peers are not installed: run `make test` (scripts/setup creates .build/peers)")
         }
         process.executableURL = python
         process.arguments = [Self.root.appendingPathComponent("scripts/interop.d/otlp_receiver.py").path] + (port == 0 ? [] : [String(port)])
+        if let certificates {
+            process.arguments! += ["--cert", certificates.serverCertificate, "--key", certificates.serverKey]
+            if requireClientCertificate { process.arguments! += ["--client-ca", certificates.caFile] }
+            controlTLS = TLSConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+            scheme = "https"
+        } else {
+            controlTLS = TLSConfiguration()
+            scheme = "http"
+        }
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -34,11 +49,11 @@ final class OTLPReceiver {
         self.port = port
     }
 
-    var endpoint: String { "http://127.0.0.1:\(port)/v1/traces" }
+    var endpoint: String { "\(scheme)://127.0.0.1:\(port)/v1/traces" }
 
     func script(_ answers: [[String: Any]]) async throws {
         let body = try JSONSerialization.data(withJSONObject: answers)
-        _ = try await client.send(HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/control/script", body: Array(body)))
+        _ = try await client.send(HTTPRequest(method: "POST", url: "\(scheme)://127.0.0.1:\(port)/control/script", body: Array(body), tls: controlTLS))
     }
 
     struct Received: Decodable {
@@ -48,6 +63,8 @@ final class OTLPReceiver {
         var user_agent: String?
         var authorization: String?
         var answered: Int
+        /// The common name of the client certificate, over HTTPS.
+        var client_subject: String?
         var spans: [ReceivedSpan]?
         var error: String?
     }
@@ -75,8 +92,15 @@ final class OTLPReceiver {
     struct ReceivedStatus: Decodable { var code: Int; var message: String }
 
     func received() async throws -> [Received] {
-        let response = try await client.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/control/received"))
+        let response = try await client.send(HTTPRequest(method: "GET", url: "\(scheme)://127.0.0.1:\(port)/control/received", tls: controlTLS))
         return try JSONDecoder().decode([Received].self, from: Data(response.body))
+    }
+
+    /// Why each refused TLS handshake failed, in OpenSSL's words (`PEER_DID_NOT_RETURN_A_CERTIFICATE`).
+    func refusedHandshakes() async throws -> [String] {
+        struct Refusal: Decodable { var reason: String }
+        let response = try await client.send(HTTPRequest(method: "GET", url: "\(scheme)://127.0.0.1:\(port)/control/refused", tls: controlTLS))
+        return try JSONDecoder().decode([Refusal].self, from: Data(response.body)).map(\.reason)
     }
 
     func stop() {

@@ -1,5 +1,6 @@
 import Foundation
 import VigilMetrics
+import VigilSupport
 import VigilTestSupport
 import XCTest
 @testable import VigilExport
@@ -8,25 +9,44 @@ import XCTest
 final class RealPushgateway {
     let process = Process()
     let port: Int
+    private let webConfig: URL?
 
-    init() throws {
+    /// - Parameter webConfig: the Prometheus exporter-toolkit web configuration
+    ///   (`--web.config.file`: `tls_server_config`, `basic_auth_users`); with `tls_server_config`
+    ///   the gateway serves HTTPS only.
+    init(webConfig: String? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-pushgateway") else {
             throw XCTSkip("prometheus-pushgateway is not installed: run `make test` (scripts/setup installs it)")
         }
         port = try FreePort.find()
+        let tls = webConfig?.contains("tls_server_config") == true
+        url = "\(tls ? "https" : "http")://127.0.0.1:\(port)"
+        var arguments = ["--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+        if let webConfig {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-pushgateway-web-\(UUID()).yml")
+            try webConfig.write(to: file, atomically: true, encoding: .utf8)
+            arguments.append("--web.config.file=\(file.path)")
+            self.webConfig = file
+        } else {
+            self.webConfig = nil
+        }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-pushgateway")
-        process.arguments = ["--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+        process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         try blockUntil("the Pushgateway on port \(port) to be ready") {
-            (try? RawSocket.exchange(port: port, "GET /-/ready HTTP/1.0\r\n\r\n"))?.hasPrefix("HTTP/1.0 200") == true
+            // Over HTTPS a plain-text request gets Go's "400 Bad Request": enough to know it serves.
+            let answer = (try? RawSocket.exchange(port: port, "GET /-/ready HTTP/1.0\r\n\r\n")) ?? ""
+            return answer.hasPrefix(tls ? "HTTP/1.0 400" : "HTTP/1.0 200")
         }
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:<port>`, or `https://` when the web configuration enables TLS.
+    let url: String
 
     func stop() {
+        if let webConfig { try? FileManager.default.removeItem(at: webConfig) }
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         try? blockUntil(timeout: .seconds(1), "the Pushgateway to exit") { !process.isRunning }
@@ -107,6 +127,105 @@ final class PushgatewayTests: XCTestCase {
         XCTAssertTrue(error.description.contains("(curl error 7); gave up"), error.description)
         XCTAssertTrue(error.description.hasSuffix("(2 attempts)"), error.description)
         XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 1\n"))
+    }
+
+    /// A Pushgateway that serves HTTPS only, requires a client certificate signed by the test's CA
+    /// and basic authentication as `pusher` with `password`.
+    static func guardedGateway(_ certificates: TestCertificates) throws -> RealPushgateway {
+        try RealPushgateway(webConfig: """
+            tls_server_config:
+              cert_file: \(certificates.serverCertificate)
+              key_file: \(certificates.serverKey)
+              client_auth_type: RequireAndVerifyClientCert
+              client_ca_file: \(certificates.caFile)
+            basic_auth_users:
+              pusher: \(passwordBcrypt)
+            """)
+    }
+
+    static let password = "vigil-test-password"
+    /// bcrypt of `password` (cost 4), which the gateway's web configuration asks for.
+    static let passwordBcrypt = "$2b$04$Tx5FAYByOfmWAhyjb1ldz.A8eDCfzsWwJ3nnesJWgQwpgGuJZA8ra"
+
+    func testPushOverTLSWithAClientCertificateAndBasicAuthReachesAGuardedPushgateway() async throws {
+        let certificates = try TestCertificates()
+        let gateway = try Self.guardedGateway(certificates)
+        let registry = Registry()
+        try registry.gauge("guarded_value", help: "Pushed over TLS.").set(7)
+        let tls = TLSConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+        var configuration = PushgatewayClient.Configuration(url: gateway.url, job: "tls", auth: .basic(username: "pusher", password: Self.password))
+        configuration.tls = tls
+        let client = PushgatewayClient(configuration: configuration, registry: registry)
+        let result = await client.push(.put)
+        guard case .success = result else { return XCTFail("\(result)") }
+
+        let auth = PushAuthentication.basic(username: "pusher", password: Self.password).headerValue
+        let scraped = try await HTTPClient(maximumBodyBytes: 1 << 20).send(HTTPRequest(method: "GET", url: gateway.url + "/metrics", headers: [("Authorization", auth)], tls: tls))
+        XCTAssertTrue(String(decoding: scraped.body, as: UTF8.self).contains("guarded_value{instance=\"\",job=\"tls\"} 7"))
+
+        configuration.auth = .basic(username: "pusher", password: "wrong")
+        guard case .failure(let refused) = await PushgatewayClient(configuration: configuration, registry: registry).push(.put) else { return XCTFail("pushed with a wrong password") }
+        XCTAssertTrue(refused.description.contains("HTTP 401"), refused.description)
+        XCTAssertFalse(refused.description.contains("wrong"), "no password in the error: \(refused.description)")
+    }
+
+    func testAPushgatewayWhoseCAIsUnknownFailsAtOnceClearlyAndIsCounted() async throws {
+        let certificates = try TestCertificates()
+        let gateway = try Self.guardedGateway(certificates)
+        let registry = Registry()
+        var configuration = PushgatewayClient.Configuration(url: gateway.url, job: "tls", auth: .basic(username: "pusher", password: Self.password))
+        configuration.tls = TLSConfiguration(certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+        configuration.retry.initialBackoff = .milliseconds(10)
+        guard case .failure(let error) = await PushgatewayClient(configuration: configuration, registry: registry).push(.put) else {
+            return XCTFail("pushed to a gateway nobody vouches for")
+        }
+        XCTAssertTrue(error.description.hasPrefix("PUT \(gateway.url)/metrics/job/tls: SSL certificate problem: "), error.description)
+        XCTAssertTrue(error.description.contains("(curl error 60); not retried"), error.description)
+        XCTAssertEqual(error.attempts, 1)
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 1\n"))
+    }
+
+    func testRunPushesOnceMoreAfterItsTaskIsCancelled() async throws {
+        let gateway = try RealPushgateway()
+        let registry = Registry()
+        let gauge = try registry.gauge("stage", help: "The job's stage.")
+        gauge.set(1)
+        let client = PushgatewayClient(configuration: .init(url: gateway.url, job: "short"), registry: registry)
+        let running = Task { await client.run(every: .seconds(3600)) }
+        let scraper = HTTPClient(maximumBodyBytes: 1 << 20)
+        func pushed() async throws -> String {
+            String(decoding: try await scraper.send(HTTPRequest(method: "GET", url: gateway.url + "/metrics")).body, as: UTF8.self)
+        }
+        try await waitUntil("the first push") { try await pushed().contains("stage{instance=\"\",job=\"short\"} 1\n") }
+        gauge.set(2)
+        running.cancel()
+        await running.value
+        let last = try await pushed()
+        XCTAssertTrue(last.contains("stage{instance=\"\",job=\"short\"} 2\n"), "the last values were pushed: \(last)")
+    }
+
+    func testTheLastPushIsAbandonedAfterItsTimeoutWhenTheGatewayHangs() async throws {
+        let listener = try SilentListener()
+        let registry = Registry()
+        var configuration = PushgatewayClient.Configuration(url: "http://127.0.0.1:\(listener.port)", job: "j")
+        configuration.timeout = .seconds(60)
+        let client = PushgatewayClient(configuration: configuration, registry: registry)
+        let failures = Locked<[String]>([])
+        let running = Task {
+            await client.run(every: .seconds(3600), finalPushTimeout: .milliseconds(200)) { error in failures.withLock { $0.append(error.description) } }
+        }
+        try await waitUntil("the first push to reach the hung gateway") {
+            listener.pump()
+            return listener.accepted == 1 && listener.text.contains("\r\n\r\n")
+        }
+        running.cancel()
+        let ended = Locked(false)
+        Task { await running.value; ended.withLock { $0 = true } }
+        try await waitUntil(timeout: .seconds(5), "run to end although the gateway never answers") { ended.withLock { $0 } }
+        let said = failures.withLock { $0 }
+        XCTAssertEqual(said.count, 2, "\(said)")
+        XCTAssertTrue(said.allSatisfy { $0.hasSuffix(": cancelled during the attempt; the transfer was abandoned (1 attempt)") }, "\(said)")
+        XCTAssertTrue(registry.renderString().contains("vigil_push_total{target=\"pushgateway\",result=\"failure\"} 2\n"))
     }
 
     func testSegmentsUseBase64OnlyWhenNeeded() {

@@ -1,18 +1,27 @@
 """An OTLP/HTTP trace receiver for Vigil's tests: decodes every POST /v1/traces with
 opentelemetry-proto (protobuf or JSON, gzip or not) and keeps what it decoded.
 
-usage: otlp_receiver.py [PORT]     prints "listening PORT" once it serves on 127.0.0.1
+usage: otlp_receiver.py [PORT] [--cert FILE --key FILE [--client-ca FILE]]
+  prints "listening PORT" once it serves on 127.0.0.1; with --cert and --key it serves HTTPS
+  only (control requests included), and with --client-ca it also requires a client certificate
+  signed by that CA.
 Control (JSON):
   POST /control/script   a list of answers used in turn for the next requests, each
                          {"status": 503, "retry_after": "1", "hang": 0.0, "rejected": 0, "message": ""};
                          after the list runs out, requests get 200.
-  GET  /control/received every decoded request, in arrival order
+  GET  /control/received every decoded request, in arrival order (with "client_subject", the
+                         common name of the client certificate, over HTTPS)
+  GET  /control/refused  every TLS handshake that failed: {"reason": "..."}, in order
   POST /control/reset    forget requests and script
 """
+import argparse
 import base64
 import gzip
 import json
+import select
 import signal
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -26,6 +35,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 lock = threading.Lock()
 received = []
+refused = []
 script = []
 
 
@@ -87,6 +97,18 @@ def summarize(request):
     return out
 
 
+def client_subject(connection):
+    """The common name of the client certificate, or None (plain HTTP, or no certificate)."""
+    if not isinstance(connection, ssl.SSLSocket):
+        return None
+    certificate = connection.getpeercert() or {}
+    for rdn in certificate.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -109,6 +131,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/received":
             with lock:
                 self.reply(200, json.dumps(received).encode())
+        elif self.path == "/control/refused":
+            with lock:
+                self.reply(200, json.dumps(refused).encode())
         else:
             self.reply(404)
 
@@ -121,6 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/reset":
             with lock:
                 received.clear()
+                refused.clear()
                 script = []
             return self.reply(200, b"{}")
         if self.path != "/v1/traces":
@@ -130,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
             answer = script.pop(0) if script else {"status": 200}
         entry = {"time": time.time(), "gzip": self.headers.get("Content-Encoding") == "gzip",
                  "content_type": self.headers.get("Content-Type"), "user_agent": self.headers.get("User-Agent"),
-                 "authorization": self.headers.get("Authorization"), "answered": answer.get("status", 200)}
+                 "authorization": self.headers.get("Authorization"), "answered": answer.get("status", 200),
+                 "client_subject": client_subject(self.connection)}
         try:
             data = gzip.decompress(raw) if entry["gzip"] else raw
             request = ExportTraceServiceRequest()
@@ -160,13 +187,60 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, b'{"code": 14, "message": "scripted"}', "application/json", headers)
 
 
+def linger(connection):
+    """After a refused handshake, takes in what the client sends next (its request, which it
+    writes as soon as its side of the handshake is done) before closing, as a collector whose
+    reply is on the way would: the client then reads the TLS alert that says why it was refused
+    instead of failing to write to a closed connection. Waits at most 2 seconds."""
+    try:
+        if select.select([connection], [], [], 2.0)[0]:
+            socket.socket.recv(connection, 1 << 16)  # the TCP bytes, past the failed TLS layer
+    except OSError:
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs here, on the connection's own thread, so that a client that
+        # never completes it holds up nobody else; a failed one is recorded for the test.
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as error:
+                with lock:
+                    refused.append({"reason": getattr(error, "reason", None) or str(error)})
+                linger(request)
+                return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        pass  # a client that went away mid-request is the tests' business, not a traceback
+
+
+arguments = argparse.ArgumentParser(description="An OTLP/HTTP trace receiver for Vigil's tests.")
+arguments.add_argument("port", nargs="?", type=int, default=0)
+arguments.add_argument("--cert", help="serve HTTPS with this PEM certificate (chain)")
+arguments.add_argument("--key", help="the PEM private key of --cert")
+arguments.add_argument("--client-ca", help="require a client certificate signed by this PEM CA")
+options = arguments.parse_args()
+if bool(options.cert) != bool(options.key) or (options.client_ca and not options.cert):
+    arguments.error("--cert and --key go together, and --client-ca needs them")
+
 # A parent may hand down a signal mask with SIGTERM and SIGINT blocked (Swift's test runner
 # does): unblock them so that the test can stop this server.
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
-server.daemon_threads = True
+server = Server(("127.0.0.1", options.port), Handler)
+if options.cert:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(options.cert, options.key)
+    if options.client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(options.client_ca)
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 print(f"listening {server.server_address[1]}", flush=True)
 try:
     server.serve_forever()
