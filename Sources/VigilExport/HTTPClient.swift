@@ -16,11 +16,11 @@ public struct HTTPRequest: Sendable {
     /// The longest the whole transfer may take; connecting takes at most 10 s of it.
     public var timeout: Duration
     /// How an `https` target is verified and which client certificate is shown to it.
-    public var tls: TLSConfiguration
+    public var tls: TLSClientConfiguration
 
     /// A request; by default a body-less one with a 10 s time-out and the system's CAs.
     public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-                timeout: Duration = .seconds(10), tls: TLSConfiguration = TLSConfiguration()) {
+                timeout: Duration = .seconds(10), tls: TLSClientConfiguration = TLSClientConfiguration()) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -322,7 +322,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// The TLS options of a request. libcurl copies the strings.
-    private static func apply(_ tls: TLSConfiguration, to easy: UnsafeMutableRawPointer) {
+    private static func apply(_ tls: TLSClientConfiguration, to easy: UnsafeMutableRawPointer) {
         if let ca = tls.caFile {
             vigil_curl_set_string(easy, CURLOPT_CAINFO, ca)
             vigil_curl_set_pointer(easy, CURLOPT_CAPATH, nil)  // the CA file replaces the system's CAs, as in Prometheus
@@ -339,7 +339,7 @@ public final class HTTPClient: Sendable {
         vigil_curl_set_long(easy, CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2)
     }
 
-    /// For `TLSConfiguration.serverName`: the URL with its host replaced by the server name (the
+    /// For `TLSClientConfiguration.serverName`: the URL with its host replaced by the server name (the
     /// name libcurl sends as SNI and verifies), the `CURLOPT_CONNECT_TO` entry that still sends the
     /// connection to the URL's host and port, and the `Host` header value that names them. Nil
     /// when libcurl cannot parse the URL (the transfer then fails on it).

@@ -23,13 +23,13 @@ public struct OTLPConfiguration: Sendable, CustomStringConvertible {
     /// What is tried again and how long it waits.
     public var retry: RetryPolicy
     /// How an `https` collector is verified, and the client certificate shown to it.
-    public var tls: TLSConfiguration
+    public var tls: TLSClientConfiguration
 
     /// A local collector's default endpoint, protobuf, gzip, a 10 s time-out, the default retries
     /// and the system's CAs.
     public init(tracesEndpoint: String = "http://localhost:4318/v1/traces", headers: [(name: String, value: String)] = [],
                 gzip: Bool = true, timeout: Duration = .seconds(10), encoding: Encoding = .protobuf, retry: RetryPolicy = RetryPolicy(),
-                tls: TLSConfiguration = TLSConfiguration()) {
+                tls: TLSClientConfiguration = TLSClientConfiguration()) {
         self.tracesEndpoint = tracesEndpoint
         self.headers = headers
         self.gzip = gzip
@@ -41,7 +41,7 @@ public struct OTLPConfiguration: Sendable, CustomStringConvertible {
 
     /// The variables that name TLS files, each with the field it sets; the signal-specific form
     /// (`OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`, …) wins over the general one.
-    public static let tlsVariables: [(suffix: String, field: any WritableKeyPath<TLSConfiguration, String?> & Sendable, content: TLSConfiguration.PEMContent)] = [
+    public static let tlsVariables: [(suffix: String, field: any WritableKeyPath<TLSClientConfiguration, String?> & Sendable, content: TLSClientConfiguration.PEMContent)] = [
         ("CERTIFICATE", \.caFile, .certificate),
         ("CLIENT_CERTIFICATE", \.certFile, .certificate),
         ("CLIENT_KEY", \.keyFile, .privateKey),
@@ -68,7 +68,7 @@ public struct OTLPConfiguration: Sendable, CustomStringConvertible {
     /// (milliseconds), `_PROTOCOL`, and the TLS files `_CERTIFICATE` (the CA), `_CLIENT_CERTIFICATE`
     /// and `_CLIENT_KEY` (`tlsVariables`). Values that do not parse are ignored, as the
     /// specification asks; the signal-specific variable wins over the general one. The files are
-    /// not read here: `TLSConfiguration.problem(reading:as:)` checks them.
+    /// not read here: `TLSClientConfiguration.problem(reading:as:)` checks them.
     public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.all, base: OTLPConfiguration = OTLPConfiguration()) -> OTLPConfiguration {
         var c = base
         func value(_ suffix: String) -> String? { variable(suffix, in: environment)?.value }

@@ -17,7 +17,7 @@ public final class PushgatewayClient: Sendable {
         /// Credentials sent with every push.
         public var auth: PushAuthentication?
         /// How an `https` Pushgateway is verified, and the client certificate shown to it.
-        public var tls = TLSConfiguration()
+        public var tls = TLSClientConfiguration()
         /// Whether bodies are sent gzip-compressed.
         public var gzip = true
         /// The longest one attempt may take.

@@ -106,15 +106,15 @@ extension SidecarConfig {
 
     /// `tls_config:` (`tls:` under `otlp:`): `ca_file`, `cert_file` and `key_file` (PEM, checked
     /// now), `server_name`, `insecure_skip_verify`.
-    static func parseTLS(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> TLSConfiguration {
+    static func parseTLS(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> TLSClientConfiguration {
         let t = try r.mapping(node, path, allowed: ["ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"])
-        func file(_ key: String, _ content: TLSConfiguration.PEMContent) throws(ConfigError) -> String? {
+        func file(_ key: String, _ content: TLSClientConfiguration.PEMContent) throws(ConfigError) -> String? {
             guard let name = try r.string(t[key], path + "." + key) else { return nil }
             let resolved = resolve(name, r)
-            if let problem = TLSConfiguration.problem(reading: resolved, as: content) { throw r.fail(t[key], path + "." + key, problem) }
+            if let problem = TLSClientConfiguration.problem(reading: resolved, as: content) { throw r.fail(t[key], path + "." + key, problem) }
             return resolved
         }
-        var tls = TLSConfiguration()
+        var tls = TLSClientConfiguration()
         tls.caFile = try file("ca_file", .certificate)
         tls.certFile = try file("cert_file", .certificate)
         tls.keyFile = try file("key_file", .privateKey)
@@ -168,7 +168,7 @@ extension SidecarConfig {
     static func checkOTLPFiles(_ environment: [String: String], _ otlp: OTLPConfiguration) throws(ConfigError) {
         for (suffix, _, content) in OTLPConfiguration.tlsVariables {
             guard let (name, path) = OTLPConfiguration.variable(suffix, in: environment) else { continue }
-            if let problem = TLSConfiguration.problem(reading: path, as: content) {
+            if let problem = TLSClientConfiguration.problem(reading: path, as: content) {
                 throw ConfigError(file: "environment", line: nil, path: name, message: problem)
             }
         }

@@ -10,7 +10,7 @@ final class OTLPReceiver {
     let port: Int
     private let client = HTTPClient()
     /// What the test's own control requests trust and show (the CA and its client certificate).
-    private let controlTLS: TLSConfiguration
+    private let controlTLS: TLSClientConfiguration
     private let scheme: String
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -28,10 +28,10 @@ final class OTLPReceiver {
         if let certificates {
             process.arguments! += ["--cert", certificates.serverCertificate, "--key", certificates.serverKey]
             if requireClientCertificate { process.arguments! += ["--client-ca", certificates.caFile] }
-            controlTLS = TLSConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+            controlTLS = TLSClientConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
             scheme = "https"
         } else {
-            controlTLS = TLSConfiguration()
+            controlTLS = TLSClientConfiguration()
             scheme = "http"
         }
         let out = Pipe()

@@ -152,7 +152,7 @@ final class PushgatewayTests: XCTestCase {
         let gateway = try Self.guardedGateway(certificates)
         let registry = Registry()
         try registry.gauge("guarded_value", help: "Pushed over TLS.").set(7)
-        let tls = TLSConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+        let tls = TLSClientConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
         var configuration = PushgatewayClient.Configuration(url: gateway.url, job: "tls", auth: .basic(username: "pusher", password: Self.password))
         configuration.tls = tls
         let client = PushgatewayClient(configuration: configuration, registry: registry)
@@ -174,7 +174,7 @@ final class PushgatewayTests: XCTestCase {
         let gateway = try Self.guardedGateway(certificates)
         let registry = Registry()
         var configuration = PushgatewayClient.Configuration(url: gateway.url, job: "tls", auth: .basic(username: "pusher", password: Self.password))
-        configuration.tls = TLSConfiguration(certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
+        configuration.tls = TLSClientConfiguration(certFile: certificates.clientCertificate, keyFile: certificates.clientKey)
         configuration.retry.initialBackoff = .milliseconds(10)
         guard case .failure(let error) = await PushgatewayClient(configuration: configuration, registry: registry).push(.put) else {
             return XCTFail("pushed to a gateway nobody vouches for")

@@ -16,7 +16,7 @@ final class TLSExportTests: XCTestCase {
 
     /// A tracer exporting to `endpoint` with `tls`; retries would be quick, so that a test sees
     /// them if a failure were retried.
-    func pipeline(_ endpoint: String, tls: TLSConfiguration) -> Pipeline {
+    func pipeline(_ endpoint: String, tls: TLSClientConfiguration) -> Pipeline {
         pipeline(OTLPConfiguration(tracesEndpoint: endpoint, tls: tls))
     }
 
@@ -48,7 +48,7 @@ final class TLSExportTests: XCTestCase {
     func testSpansReachAReceiverThatRequiresAClientCertificateWhenTheCAAndTheCertificateAreGiven() async throws {
         let certificates = try TestCertificates()
         let receiver = try OTLPReceiver(certificates: certificates, requireClientCertificate: true)
-        let p = pipeline(receiver.endpoint, tls: TLSConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey))
+        let p = pipeline(receiver.endpoint, tls: TLSClientConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey))
         XCTAssertTrue(receiver.endpoint.hasPrefix("https://127.0.0.1:"))
         let text = await exportOneSpan(p)
         let received = try await receiver.received()
@@ -65,7 +65,7 @@ final class TLSExportTests: XCTestCase {
         let certificates = try TestCertificates()
         let receiver = try OTLPReceiver(certificates: certificates, requireClientCertificate: true)
         // The system's CAs, which have never heard of the test's.
-        let p = pipeline(receiver.endpoint, tls: TLSConfiguration(certFile: certificates.clientCertificate, keyFile: certificates.clientKey))
+        let p = pipeline(receiver.endpoint, tls: TLSClientConfiguration(certFile: certificates.clientCertificate, keyFile: certificates.clientKey))
         let text = await exportOneSpan(p)
         let failure = try XCTUnwrap(p.exporter.lastFailure)
         XCTAssertTrue(failure.hasPrefix("POST \(receiver.endpoint): SSL certificate problem: "), failure)
@@ -80,7 +80,7 @@ final class TLSExportTests: XCTestCase {
     func testWithoutAClientCertificateTheRefusalSaysOneIsRequiredAndIsNotRetried() async throws {
         let certificates = try TestCertificates()
         let receiver = try OTLPReceiver(certificates: certificates, requireClientCertificate: true)
-        let p = pipeline(receiver.endpoint, tls: TLSConfiguration(caFile: certificates.caFile))
+        let p = pipeline(receiver.endpoint, tls: TLSClientConfiguration(caFile: certificates.caFile))
         let text = await exportOneSpan(p)
         let failure = try XCTUnwrap(p.exporter.lastFailure)
         XCTAssertTrue(failure.hasPrefix("POST \(receiver.endpoint): "), failure)
@@ -96,7 +96,7 @@ final class TLSExportTests: XCTestCase {
     func testAClientCertificateFromAnotherCAIsRefusedAndNotRetried() async throws {
         let certificates = try TestCertificates()
         let receiver = try OTLPReceiver(certificates: certificates, requireClientCertificate: true)
-        let p = pipeline(receiver.endpoint, tls: TLSConfiguration(caFile: certificates.caFile, certFile: certificates.strangerCertificate, keyFile: certificates.strangerKey))
+        let p = pipeline(receiver.endpoint, tls: TLSClientConfiguration(caFile: certificates.caFile, certFile: certificates.strangerCertificate, keyFile: certificates.strangerKey))
         let text = await exportOneSpan(p)
         let failure = try XCTUnwrap(p.exporter.lastFailure)
         XCTAssertTrue(failure.contains("alert unknown ca"), failure)
@@ -109,7 +109,7 @@ final class TLSExportTests: XCTestCase {
     func testAServerNameIsWhatTheCertificateMustNameWhileTheConnectionGoesToTheURL() async throws {
         let certificates = try TestCertificates()
         let receiver = try OTLPReceiver(certificates: certificates)
-        var tls = TLSConfiguration(caFile: certificates.caFile, serverName: TestCertificates.serverName)
+        var tls = TLSClientConfiguration(caFile: certificates.caFile, serverName: TestCertificates.serverName)
         let named = pipeline(receiver.endpoint, tls: tls)
         let delivered = await exportOneSpan(named, "named")
         XCTAssertTrue(delivered.contains("vigil_push_total{target=\"otlp\",result=\"success\"} 1\n"), delivered)
@@ -131,7 +131,7 @@ final class TLSExportTests: XCTestCase {
     func testInsecureSkipVerifyAcceptsACertificateNobodySigned() async throws {
         let certificates = try TestCertificates()
         let receiver = try OTLPReceiver(certificates: certificates)
-        let p = pipeline(receiver.endpoint, tls: TLSConfiguration(insecureSkipVerify: true))
+        let p = pipeline(receiver.endpoint, tls: TLSClientConfiguration(insecureSkipVerify: true))
         let text = await exportOneSpan(p)
         XCTAssertTrue(text.contains("vigil_push_total{target=\"otlp\",result=\"success\"} 1\n"), text)
         await p.tracer.shutdown()
@@ -148,7 +148,7 @@ final class TLSExportTests: XCTestCase {
             "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": certificates.clientKey,
             "OTEL_EXPORTER_OTLP_CLIENT_KEY": "",
         ])
-        XCTAssertEqual(configuration.tls, TLSConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey))
+        XCTAssertEqual(configuration.tls, TLSClientConfiguration(caFile: certificates.caFile, certFile: certificates.clientCertificate, keyFile: certificates.clientKey))
         let p = pipeline(configuration)
         let text = await exportOneSpan(p)
         XCTAssertTrue(text.contains("vigil_push_total{target=\"otlp\",result=\"success\"} 1\n"), text)
@@ -159,10 +159,10 @@ final class TLSExportTests: XCTestCase {
 
     func testTLSFilesAreCheckedForWhatTheyHold() throws {
         let certificates = try TestCertificates()
-        XCTAssertNil(TLSConfiguration.problem(reading: certificates.caFile, as: .certificate))
-        XCTAssertNil(TLSConfiguration.problem(reading: certificates.clientKey, as: .privateKey))
-        XCTAssertEqual(TLSConfiguration.problem(reading: "/nonexistent/ca.pem", as: .certificate), "cannot read \"/nonexistent/ca.pem\": No such file or directory")
-        XCTAssertTrue(TLSConfiguration.problem(reading: certificates.clientKey, as: .certificate)?.hasPrefix("\"\(certificates.clientKey)\" holds no PEM certificate") == true)
-        XCTAssertTrue(TLSConfiguration.problem(reading: certificates.caFile, as: .privateKey)?.hasPrefix("\"\(certificates.caFile)\" holds no PEM private key") == true)
+        XCTAssertNil(TLSClientConfiguration.problem(reading: certificates.caFile, as: .certificate))
+        XCTAssertNil(TLSClientConfiguration.problem(reading: certificates.clientKey, as: .privateKey))
+        XCTAssertEqual(TLSClientConfiguration.problem(reading: "/nonexistent/ca.pem", as: .certificate), "cannot read \"/nonexistent/ca.pem\": No such file or directory")
+        XCTAssertTrue(TLSClientConfiguration.problem(reading: certificates.clientKey, as: .certificate)?.hasPrefix("\"\(certificates.clientKey)\" holds no PEM certificate") == true)
+        XCTAssertTrue(TLSClientConfiguration.problem(reading: certificates.caFile, as: .privateKey)?.hasPrefix("\"\(certificates.caFile)\" holds no PEM private key") == true)
     }
 }

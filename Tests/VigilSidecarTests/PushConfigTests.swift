@@ -173,9 +173,9 @@ final class PushConfigTests: XCTestCase {
                 insecure_skip_verify: true
             """)
         let path = { (name: String) in self.folder.appendingPathComponent(name).path }
-        XCTAssertEqual(c.pushgateway?.client.tls, TLSConfiguration(caFile: path("ca.pem"), certFile: path("client.pem"), keyFile: path("client.key"), serverName: "pushgateway.internal"))
-        XCTAssertEqual(c.otlp?.tls, TLSConfiguration(caFile: path("ca.pem"), insecureSkipVerify: true))
-        XCTAssertEqual(try load("otlp: {}\n").otlp?.tls, TLSConfiguration(), "verification on, the system's CAs")
+        XCTAssertEqual(c.pushgateway?.client.tls, TLSClientConfiguration(caFile: path("ca.pem"), certFile: path("client.pem"), keyFile: path("client.key"), serverName: "pushgateway.internal"))
+        XCTAssertEqual(c.otlp?.tls, TLSClientConfiguration(caFile: path("ca.pem"), insecureSkipVerify: true))
+        XCTAssertEqual(try load("otlp: {}\n").otlp?.tls, TLSClientConfiguration(), "verification on, the system's CAs")
     }
 
     func testTLSMistakesGetExactMessages() throws {
@@ -216,7 +216,7 @@ final class PushConfigTests: XCTestCase {
             "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": path("client.pem"),
             "OTEL_EXPORTER_OTLP_CLIENT_KEY": path("client.key"),
         ])
-        XCTAssertEqual(c.otlp?.tls, TLSConfiguration(caFile: path("ca.pem"), certFile: path("client.pem"), keyFile: path("client.key")))
+        XCTAssertEqual(c.otlp?.tls, TLSClientConfiguration(caFile: path("ca.pem"), certFile: path("client.pem"), keyFile: path("client.key")))
         assertFails("", environment: ["OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/nonexistent/ca.pem"],
                     "environment: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: cannot read \"/nonexistent/ca.pem\": No such file or directory")
         assertFails("", environment: ["OTEL_EXPORTER_OTLP_CLIENT_KEY": path("client.pem")],

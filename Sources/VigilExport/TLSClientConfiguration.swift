@@ -4,7 +4,7 @@ import VigilSupport
 /// `tls_config` (https://prometheus.io/docs/prometheus/latest/configuration/configuration/#tls_config),
 /// applied by libcurl (OpenSSL). Files are PEM; they are read by libcurl at every connection, so a
 /// renewed certificate is picked up by the next one.
-public struct TLSConfiguration: Sendable, Equatable {
+public struct TLSClientConfiguration: Sendable, Equatable {
     /// The CA certificates that sign the target's certificate (`CURLOPT_CAINFO`); nil: the system's.
     /// Set, it replaces the system's, as Prometheus' `ca_file` does.
     public var caFile: String?
