@@ -103,7 +103,11 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         case "/-/healthy":
             respond(context, request, status: .ok, body: "Healthy.\n")
         case "/-/ready":
-            respond(context, request, status: .ok, body: "Ready.\n")
+            if let reason = configuration.ready?() {
+                respond(context, request, status: .serviceUnavailable, body: "Service Unavailable: \(reason).\n")
+            } else {
+                respond(context, request, status: .ok, body: "Ready.\n")
+            }
         case "/":
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/html; charset=utf-8")

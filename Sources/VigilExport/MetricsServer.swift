@@ -44,6 +44,11 @@ public final class MetricsServer: Sendable {
         /// answers 403, "Lifecycle API is not enabled.". `GET /-/reload` gets 405 either way.
         public var reload: (@Sendable () async -> ReloadResult)?
 
+        /// Whether `/-/ready` answers 200: nil from the closure means ready, a reason means 503
+        /// with it ("shutting down", "not sampled yet"), as an orchestrator's readiness probe
+        /// expects. Nil (the default): always ready once listening.
+        public var ready: (@Sendable () -> String?)?
+
         /// Loopback, port 9464, `/metrics`, no credentials.
         public init() {}
 

@@ -1,5 +1,6 @@
 import VigilContract
 import VigilMetrics
+import VigilSupport
 
 /// Pushes a registry to a Prometheus Pushgateway (https://github.com/prometheus/pushgateway):
 /// `PUT` replaces the group's metrics, `POST` replaces only the metrics of the same names,
@@ -104,7 +105,11 @@ public final class PushgatewayClient: Sendable {
     /// one attempt, with no retries (a shutdown has no time to wait for them), in a task of its
     /// own, which that cancellation does not reach; it is abandoned in turn after
     /// `finalPushTimeout` (give it what is left of a shutdown's grace period).
-    public func run(every interval: Duration, method: Method = .put, finalPushTimeout: Duration = .seconds(10),
+    ///
+    /// `finalPushTimeout` is read when the last push starts, so a caller can hand over what is
+    /// left of its shutdown deadline at that moment.
+    public func run(every interval: Duration, method: Method = .put,
+                    finalPushTimeout: @autoclosure @escaping @Sendable () -> Duration = .seconds(10),
                     onFailure: (@Sendable (PushError) -> Void)? = nil) async {
         while !Task.isCancelled {
             if case .failure(let error) = await push(method) { onFailure?(error) }
@@ -112,13 +117,8 @@ public final class PushgatewayClient: Sendable {
         }
         var once = configuration.retry
         once.maxAttempts = 1
-        let last = Task { [once] in await self.push(method, retry: once) }
-        let deadline = Task {
-            try await Task.sleep(for: finalPushTimeout)
-            last.cancel()
-        }
-        if case .failure(let error) = await last.value { onFailure?(error) }
-        deadline.cancel()
+        let outcome = await withCancellation(after: finalPushTimeout()) { [once] in await self.push(method, retry: once) }
+        if case .failure(let error) = outcome { onFailure?(error) }
     }
 }
 

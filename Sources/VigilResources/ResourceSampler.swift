@@ -1,3 +1,4 @@
+import Synchronization
 import VigilMetrics
 import VigilSupport
 
@@ -33,6 +34,9 @@ public final class ResourceSampler: Sendable {
     /// kill(2): 0 when sent, else the errno. Tests record instead of sending.
     let sendSignal: @Sendable (_ pid: Int32, _ signal: Int32) -> Int32
     private let task = Locked<Task<Void, Never>?>(nil)
+    private let sweeps = Atomic<Int>(0)
+    /// Told once, at the first file another user's process keeps from the sampler.
+    private let permissionDenied = Locked<(handler: (@Sendable (String) -> Void)?, told: Bool)>((nil, false))
 
     struct Tracked: Equatable {
         var startTime: UInt64
@@ -206,9 +210,33 @@ public final class ResourceSampler: Sendable {
                 state.plugins[plugin.name] = ps
             }
         }
+        sweeps.wrappingAdd(1, ordering: .releasing)
         notices.forEach(deliver)
         return usage
     }
+
+    /// Calls `handler` once, with the path, the first time /proc refuses the sampler a file of a
+    /// watched process (another user's `fd/` or `exe`): what a least-privilege deployment wants
+    /// to hear once, not at every sweep. The figures it can read are still exported; what it
+    /// cannot is counted in `vigil_sample_errors_total{reason="permission_denied"}`.
+    public func whenPermissionIsDenied(_ handler: @escaping @Sendable (_ path: String) -> Void) {
+        permissionDenied.withLock { $0.handler = handler }
+    }
+
+    private func noteFailure(_ error: ProcError, into errors: inout [String]) {
+        errors.append(error.reason)
+        guard case .permissionDenied(let path) = error else { return }
+        let handler: (@Sendable (String) -> Void)? = permissionDenied.withLock { state in
+            guard !state.told, let handler = state.handler else { return nil }
+            state.told = true
+            return handler
+        }
+        handler?(path)
+    }
+
+    /// Whether a sweep has finished since the sampler was made: every plugin watched then has
+    /// been sampled once (what a readiness probe waits for).
+    public var hasSampled: Bool { sweeps.load(ordering: .acquiring) > 0 }
 
     /// What one sweep read of a plugin's processes or threads.
     struct Reading {
@@ -229,14 +257,14 @@ public final class ResourceSampler: Sendable {
             do {
                 reading.usage.openFDs += try source.countEntries("\(pid)/fd")
             } catch {
-                errors.append(error.reason)
+                noteFailure(error, into: &errors)
             }
             do {
                 if let limit = try ProcFiles.maxOpenFiles(try source.read("\(pid)/limits"), path: "\(pid)/limits") {
                     reading.usage.maxFDs = min(reading.usage.maxFDs ?? .max, limit)
                 }
             } catch {
-                errors.append(error.reason)
+                noteFailure(error, into: &errors)
             }
         }
         let selfPID = getpid()

@@ -43,30 +43,42 @@ struct SamplerService: Service {
     }
 }
 
-/// Pushes on an interval, and once more on the way out.
+/// Pushes on an interval, and once more on the way out, within what is left of the grace period.
 struct PusherService: Service {
     let client: PushgatewayClient
     let interval: Duration
+    let shutdown: ShutdownState
     let logger: Logger
 
     func run() async throws {
         let logger = self.logger
+        let shutdown = self.shutdown
         await cancelWhenGracefulShutdown {
-            await client.run(every: interval) { error in logger.warning("push failed", metadata: ["error": "\(error)"]) }
+            await client.run(every: interval, finalPushTimeout: shutdown.remaining) { error in
+                logger.warning("push failed", metadata: ["error": "\(error)"])
+            }
         }
-        logger.info("final push done")
+        logger.info("pusher stopped")
     }
 }
 
-/// Flushes spans on the way out.
+/// Flushes spans on the way out, within what is left of the grace period; spans that do not make
+/// it are counted in `vigil_spans_dropped_total`.
 struct TracerService: Service {
     let tracer: Tracer
-    let grace: Duration
+    let shutdown: ShutdownState
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
-        await tracer.shutdown(deadline: grace)
-        logger.info("spans flushed")
+        let deadline = shutdown.remaining
+        let started = ContinuousClock.now
+        await tracer.shutdown(deadline: deadline)
+        if started.duration(to: .now) >= deadline {
+            logger.warning("span flush abandoned at the shutdown deadline; the spans not delivered are counted in vigil_spans_dropped_total",
+                           metadata: ["deadline": "\(deadline)"])
+        } else {
+            logger.info("spans flushed")
+        }
     }
 }

@@ -58,6 +58,14 @@ public struct Sidecar: Sendable {
             }
             logger.log(level: event.kind == .recovered ? .info : .warning, "\(event.summary)", metadata: metadata)
         }
+        sampler.whenPermissionIsDenied { path in
+            logger.warning("""
+                cannot read \(path): another user's process; its open fds (and exe matching) need more than this user has. \
+                Memory, CPU, threads and process counts are still exported; the rest is counted in \
+                vigil_sample_errors_total{reason="permission_denied"}. Grant CAP_DAC_READ_SEARCH (fd counts) and \
+                CAP_SYS_PTRACE (exe links), as deploy/systemd/vigil.service does, or run vigil as the plugin's user.
+                """)
+        }
         if let configFile {
             reloader = ConfigReloader(path: configFile, environment: environment, running: config, sampler: sampler, status: status, logger: logger)
         } else {
@@ -123,10 +131,22 @@ public struct Sidecar: Sendable {
                 }
             }
         }
-        var services: [any Service] = []
-        if let tracer { services.append(TracerService(tracer: tracer, grace: config.shutdownGrace, logger: logger)) }
+        // Ready once every plugin has been sampled, until the shutdown begins.
+        let shutdown = ShutdownState(grace: config.shutdownGrace)
+        let sampler = self.sampler
+        server.ready = {
+            if shutdown.hasBegun { return "shutting down" }
+            return sampler.hasSampled ? nil : "the plugins have not been sampled yet"
+        }
+        // Services stop in the reverse of this order, each after the one listed after it: the
+        // marker starts the shutdown clock (and readiness goes off), sampling stops, the pusher
+        // pushes once more and the tracer flushes, each within what is left of the grace period;
+        // the server goes last, so that it answers (503 on /-/ready) until the end.
+        var services: [any Service] = [ServerService(registry: registry, configuration: server, logger: logger, started: onListening)]
+        if let tracer { services.append(TracerService(tracer: tracer, shutdown: shutdown, logger: logger)) }
         if let push = config.pushgateway {
-            services.append(PusherService(client: PushgatewayClient(configuration: push.client, registry: registry), interval: push.interval, logger: logger))
+            services.append(PusherService(
+                client: PushgatewayClient(configuration: push.client, registry: registry), interval: push.interval, shutdown: shutdown, logger: logger))
         }
         services.append(SamplerService(sampler: sampler))
         services += extraServices
@@ -136,10 +156,10 @@ public struct Sidecar: Sendable {
             let hangups = await UnixSignalsSequence(trapping: .sighup)
             services.append(ReloadService(hangups: hangups, reload: { [self] in _ = await reload() }))
         }
-        // Listed last, stopped first: no scrape sees a half-stopped sidecar.
-        services.append(ServerService(registry: registry, configuration: server, logger: logger, started: onListening))
+        services.append(ShutdownMarker(state: shutdown))
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        configuration.maximumGracefulShutdownDuration = config.shutdownGrace
+        // A backstop: each service keeps to what is left of the grace period by itself.
+        configuration.maximumGracefulShutdownDuration = config.shutdownGrace + .seconds(1)
         try await ServiceGroup(configuration: configuration).run()
     }
 }

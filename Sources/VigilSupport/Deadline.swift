@@ -57,3 +57,19 @@ private final class FirstResult<T: Sendable>: Sendable {
         }
     }
 }
+
+/// Runs `operation` in a task of its own, cancels it once `timeout` has passed, and returns what
+/// it returns once it has noticed: for work that must end cleanly (a transfer that aborts on
+/// cancellation and counts its failure) rather than be abandoned as `withDeadline` does. The
+/// caller's own cancellation does not reach the operation: a shutdown's last push runs in a task
+/// that has just been cancelled.
+public func withCancellation<T: Sendable>(after timeout: Duration, _ operation: @escaping @Sendable () async -> T) async -> T {
+    let work = Task { await operation() }
+    let timer = Task {
+        try? await Task.sleep(for: timeout)
+        if !Task.isCancelled { work.cancel() }
+    }
+    let result = await work.value
+    timer.cancel()
+    return result
+}

@@ -50,6 +50,25 @@ final class MetricsServerTests: XCTestCase {
         XCTAssertFalse(MetricsHandler.acceptsGzip("br"))
     }
 
+    func testReadyAnswers503WithTheReasonUntilTheHostSaysItIsReady() async throws {
+        let reason = ReadinessBox()
+        try await start { $0.ready = { reason.value } }
+        reason.value = "the plugins have not been sampled yet"
+        let before = try await get("/-/ready")
+        XCTAssertEqual(before.status, 503)
+        XCTAssertEqual(String(decoding: before.body, as: UTF8.self), "Service Unavailable: the plugins have not been sampled yet.\n")
+        let healthy = try await get("/-/healthy").status
+        XCTAssertEqual(healthy, 200, "healthy however ready")
+        reason.value = nil
+        let ready = try await get("/-/ready").status
+        XCTAssertEqual(ready, 200)
+        reason.value = "shutting down"
+        let shuttingDown = try await get("/-/ready").status
+        XCTAssertEqual(shuttingDown, 503)
+        let scrape = try await get("/metrics").status
+        XCTAssertEqual(scrape, 200, "scrapes go on while not ready")
+    }
+
     func testHeadMethodNotAllowedNotFoundAndHealth() async throws {
         try await start()
         let head = try await get("/metrics", method: "HEAD")
@@ -136,5 +155,15 @@ enum RawSocket {
             response += buffer[..<n]
         }
         return String(decoding: response, as: UTF8.self)
+    }
+}
+
+/// What a readiness closure reads, set by the test.
+final class ReadinessBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reason: String?
+    var value: String? {
+        get { lock.withLock { reason } }
+        set { lock.withLock { reason = newValue } }
     }
 }

@@ -44,10 +44,15 @@ def started(args, **kwargs):
             process.wait()
 
 
+class Log:
+    """vigil's stderr, filled in once it has exited."""
+    text = ""
+
+
 @contextmanager
-def vigil_watching(vigil, wrapper, target_pid, preexec_fn=None):
+def vigil_watching(vigil, wrapper, target_pid, preexec_fn=None, log=None):
     """vigil serve (under wrapper) with plugin `target` (by pid) and `by_exe` (by exe); yields the
-    metrics URL. Its stderr is in the exception if it dies."""
+    metrics URL. Its stderr is in the exception if it dies, and in `log` once it has exited."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="vigil-runtime.") as work:
         config = Path(work, "vigil.yml")
@@ -69,6 +74,8 @@ plugins:
                 if process.poll() is not None:
                     raise RuntimeError(f"vigil exited with {process.returncode}: {process.stderr.read().strip()}")
                 raise
+        if log is not None:
+            log.text = process.stderr.read()
 
 
 def sampled(samples):
@@ -87,17 +94,27 @@ def another_users_process(vigil, capabilities, expect):
     def check():
         if root_problems():
             return root_problems()
+        log = Log()
         with started(as_user(TARGET_USER) + [SLEEP, "600"]) as target:
-            with vigil_watching(vigil, as_user(VIGIL_USER, capabilities), target.pid) as url:
+            with vigil_watching(vigil, as_user(VIGIL_USER, capabilities), target.pid, log=log) as url:
                 samples = scrape_until(url, sampled)
                 # A second sweep, so that errors of the first are counted whatever the order.
                 samples = scrape_until(url, lambda s: sampled(s) and value(s, 'vigil_plugin_resident_memory_bytes{plugin="target"}') > 0)
-        return expect(samples)
+                # And more, so that a warning logged at every sweep would show.
+                samples = scrape_until(url, lambda s: value(s, 'vigil_sample_errors_total{plugin="target",reason="permission_denied"}') >= 3
+                                       or (sampled(s) and not expect_denied(expect)))
+        return expect(samples, log.text)
     return check
 
 
-def fully_read(samples):
+def expect_denied(expect):
+    return expect is partly_read
+
+
+def fully_read(samples, log):
     problems = []
+    if "cannot read" in log:
+        problems.append("vigil warned that it cannot read a file although it has the capabilities")
     if value(samples, 'vigil_plugin_open_fds{plugin="target"}') < 3:
         problems.append("open_fds of the other user's process not counted (CAP_DAC_READ_SEARCH)")
     if value(samples, 'vigil_plugin_processes{plugin="by_exe"}') < 1:
@@ -108,8 +125,11 @@ def fully_read(samples):
     return problems
 
 
-def partly_read(samples):
+def partly_read(samples, log):
     problems = []
+    warnings = [line for line in log.splitlines() if "cannot read" in line and "CAP_DAC_READ_SEARCH" in line]
+    if len(warnings) != 1:
+        problems.append(f"vigil logged the missing capability {len(warnings)} times, not once:\n{log[-2000:]}")
     for series in ('vigil_plugin_processes{plugin="target"}', 'vigil_plugin_resident_memory_bytes{plugin="target"}',
                    'vigil_plugin_threads{plugin="target"}'):
         if value(samples, series) <= 0:

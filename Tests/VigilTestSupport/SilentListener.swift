@@ -3,18 +3,18 @@ import Foundation
 /// A loopback port that accepts connections and reads what comes, but never answers: a
 /// collector that hangs. It tells the test what it has read and how many connections the other
 /// side has closed. Nothing runs in the background: `pump()` does the work when a test looks.
-final class SilentListener {
-    let port: Int
+public final class SilentListener {
+    public let port: Int
     private var fd: Int32
     private var connections: [Int32] = []
     /// Everything read, from every connection, in order.
-    private(set) var received: [UInt8] = []
+    public private(set) var received: [UInt8] = []
     /// Connections accepted so far.
-    private(set) var accepted = 0
+    public private(set) var accepted = 0
     /// Connections the client has closed (a read saw the end).
-    private(set) var closedByClient = 0
+    public private(set) var closedByClient = 0
 
-    init() throws {
+    public init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
         var address = sockaddr_in()
@@ -38,7 +38,7 @@ final class SilentListener {
     }
 
     /// Accepts the connections waiting and reads what has arrived on each, without waiting.
-    func pump() {
+    public func pump() {
         while fd >= 0 {
             let connection = accept(fd, nil, nil)
             guard connection >= 0 else { break }
@@ -62,9 +62,9 @@ final class SilentListener {
     }
 
     /// What has been read, as text.
-    var text: String { String(decoding: received, as: UTF8.self) }
+    public var text: String { String(decoding: received, as: UTF8.self) }
 
-    func stop() {
+    public func stop() {
         connections.forEach { close($0) }
         connections = []
         if fd >= 0 { close(fd) }
