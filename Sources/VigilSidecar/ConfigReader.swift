@@ -1,4 +1,5 @@
 import Yams
+import VigilSupport
 
 /// A problem in a configuration file, said the way an editor wants it:
 /// `config/vigil.yml:14: plugins[0].limits.memory: "12QB" is not a size (try 512MiB)`.
@@ -17,6 +18,34 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// Reads a YAML node tree with its line numbers, refusing keys it was not asked about.
 struct ConfigReader {
     let file: String
+
+    /// The whole text of the file at `path`, or the error that says why it cannot be read.
+    static func text(of path: String) throws(ConfigError) -> String {
+        do {
+            return String(decoding: try readWholeFile(path), as: UTF8.self)
+        } catch {
+            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.reason)")
+        }
+    }
+
+    /// The YAML node tree of `text`, its lines kept for errors; nil for an empty document.
+    func compose(_ text: String) throws(ConfigError) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, line: Self.line(of: error), path: "", message: "not valid YAML: \(error)")
+        } catch {
+            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+        }
+    }
+
+    /// The line a YAML error points at.
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
 
     func fail(_ node: Node?, _ path: String, _ message: String) -> ConfigError {
         ConfigError(file: file, line: node?.mark.map { $0.line }, path: path, message: message)

@@ -27,25 +27,12 @@ public struct SidecarConfig: Sendable {
 
     /// Reads and checks a file; nothing starts when it is wrong.
     public static func load(path: String, environment: [String: String] = ProcessEnvironment.all) throws(ConfigError) -> SidecarConfig {
-        let text: String
-        do {
-            text = String(decoding: try readWholeFile(path), as: UTF8.self)
-        } catch {
-            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.reason)")
-        }
-        return try parse(text, file: path, environment: environment)
+        try parse(try ConfigReader.text(of: path), file: path, environment: environment)
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws(ConfigError) -> SidecarConfig {
         let r = ConfigReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: Self.line(of: error), path: "", message: "not valid YAML: \(error)")
-        } catch {
-            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
-        }
+        let root = try r.compose(text)
         var c = SidecarConfig()
         let top = try r.mapping(root, "", allowed: [
             "listen", "metrics_path", "auth", "tls", "sampling_interval", "service_name", "resource_attributes",
@@ -216,12 +203,5 @@ public struct SidecarConfig: Sendable {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host.isEmpty ? nil : (host, port)
-    }
-
-    static func line(of error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-        default: nil
-        }
     }
 }

@@ -10,12 +10,7 @@ public enum WebConfigFile {
     /// Reads, parses and checks a web config: its keys, its hashes, and that the certificate,
     /// key and CA files load. What `vigil check --web.config.file` and `vigil serve` run.
     public static func load(path: String) throws(ConfigError) -> WebConfig {
-        let text: String
-        do {
-            text = String(decoding: try readWholeFile(path), as: UTF8.self)
-        } catch {
-            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.reason)")
-        }
+        let text = try ConfigReader.text(of: path)
         let (config, nodes) = try read(text, file: path, directory: directory(of: path))
         do {
             try config.check()
@@ -47,14 +42,7 @@ public enum WebConfigFile {
     /// found after parsing).
     static func read(_ text: String, file: String, directory: String) throws(ConfigError) -> (WebConfig, [String: Node]) {
         let r = ConfigReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: SidecarConfig.line(of: error), path: "", message: "not valid YAML: \(error)")
-        } catch {
-            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
-        }
+        let root = try r.compose(text)
         var nodes: [String: Node] = [:]
         var config = WebConfig()
         let top = try r.mapping(value(root), "", allowed: ["tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"])
