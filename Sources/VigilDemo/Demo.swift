@@ -101,7 +101,7 @@ public struct Demo: Sendable {
             for \(timings.outage) of every \(timings.cycle), so its breaker trips and recovers. A child process (pid \(hungryChildPID))
             swings its memory around its \(HungryChild.limitMiB) MiB limit every \(timings.hungryChildPeriod).
 
-              metrics:  http://\(config.listenHost):\(port)\(config.metricsPath)
+              metrics:  \(config.web.tls == nil ? "http" : "https")://\(config.listenHost):\(port)\(config.metricsPath)
               scrape:   prometheus --config.file=config/prometheus.yml   (its first job scrapes this address)
               look at:  vigil_phase_executions_total, vigil_phase_duration_seconds, vigil_breaker_state,
                         vigil_plugin_resident_memory_bytes, vigil_plugin_limit_exceeded

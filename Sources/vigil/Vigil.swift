@@ -131,7 +131,7 @@ struct Push: AsyncParsableCommand {
         if once {
             sidecar.sampler.sampleNow()
             switch await client.push(.put) {
-            case .success: logger.info("pushed", metadata: ["url": "\(client.groupingURL)"])
+            case .success: logger.info("pushed", metadata: ["url": "\(Redaction.url(client.groupingURL))"])
             case .failure(let error):
                 logger.error("push failed", metadata: ["error": "\(error)"])
                 throw ExitCode(1)
