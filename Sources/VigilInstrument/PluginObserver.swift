@@ -158,36 +158,31 @@ public final class PluginObserver: Sendable {
 /// as a whole.
 public struct ObservedPhase<Wrapped: Phase>: Phase {
     public let wrapped: Wrapped
-    @usableFromInline let body: Body
+    /// One phase: its series, looked up once. Nil for a composite phase.
+    @usableFromInline let series: PluginObserver.PhaseSeries?
+    /// A composite phase rebuilt with each of its phases observed; nil for one phase.
+    @usableFromInline let each: AnyPhase<Wrapped.Input, Wrapped.Output>?
     @usableFromInline let observer: PluginObserver
-
-    @usableFromInline
-    enum Body: Sendable {
-        /// One phase: its series, looked up once.
-        case one(PluginObserver.PhaseSeries)
-        /// A composite phase rebuilt with each of its phases observed.
-        case each(AnyPhase<Wrapped.Input, Wrapped.Output>)
-    }
 
     init(_ wrapped: Wrapped, plugin: String, observer: PluginObserver) {
         self.wrapped = wrapped
         self.observer = observer
-        let wrapper = ObservingWrapper(plugin: plugin, observer: observer)
         if wrapped is any CompositePhase {
-            self.body = .each(wrapper.wrapEach(wrapped))
+            self.each = ObservingWrapper(plugin: plugin, observer: observer).wrapEach(wrapped)
+            self.series = nil
         } else {
-            self.body = .one(observer.series(plugin: plugin, phase: wrapped.name))
+            self.each = nil
+            self.series = observer.series(plugin: plugin, phase: wrapped.name)
         }
     }
 
     public var name: String { wrapped.name }
 
+    // Hot path: one phase costs a nil check more than observing it by hand.
     @inlinable
     public func execute(_ input: Wrapped.Input) async throws -> Wrapped.Output {
-        switch body {
-        case .one(let series): try await observer.observe(series) { try await wrapped.execute(input) }
-        case .each(let phases): try await phases.execute(input)
-        }
+        if let each { return try await each.execute(input) }
+        return try await observer.observe(series.unsafelyUnwrapped) { try await wrapped.execute(input) }
     }
 }
 
