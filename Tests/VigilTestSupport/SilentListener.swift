@@ -15,26 +15,7 @@ public final class SilentListener {
     public private(set) var closedByClient = 0
 
     public init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                guard bind(fd, pointer, length) == 0, listen(fd, 64) == 0 else { return -1 }
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        guard listening == 0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else {
-            let error = errno
-            close(fd)
-            throw NSError(domain: "listen", code: Int(error))
-        }
-        self.fd = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (fd, port) = try listenOnLoopback()
     }
 
     /// Accepts the connections waiting and reads what has arrived on each, without waiting.
@@ -72,4 +53,27 @@ public final class SilentListener {
     }
 
     deinit { stop() }
+}
+
+/// A non-blocking socket listening on 127.0.0.1 at a free port: the descriptor and the port.
+public func listenOnLoopback() throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let listening = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0, listen(fd, 64) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard listening == 0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else {
+        let error = errno
+        close(fd)
+        throw NSError(domain: "listen", code: Int(error))
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
