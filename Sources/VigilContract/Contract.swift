@@ -53,6 +53,7 @@ extension VigilMetric {
             ContractEntry(spanQueueLength),
             ContractEntry(spanEndErrors),
             ContractEntry(pushes, values: ["target": V.pushTarget, "result": V.pushResult]),
+            ContractEntry(pushThrottled, values: ["target": V.pushTarget], note: "`otlp` is traces; the wait honours `Retry-After`, capped at 60 s"),
             ContractEntry(httpRequests),
             ContractEntry(scrapeDuration),
             ContractEntry(httpRejectedConnections),

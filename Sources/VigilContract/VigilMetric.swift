@@ -108,6 +108,14 @@ public enum VigilMetric {
     public static let httpRejectedConnections = FamilyDescriptor<Counter>.counter(
         "vigil_http_rejected_connections_total", help: "Connections closed at once because too many were open.")
 
+    // MARK: Push throttling and OTLP metrics (VigilExport)
+
+    /// Time push clients spent holding requests back because the target asked to wait
+    /// (`Retry-After` on a 429 or 503), by target: `otlp` (traces), `otlp_metrics`, `pushgateway`.
+    public static let pushThrottled = FamilyDescriptor<Counter>.counter(
+        "vigil_push_throttled_seconds_total", help: "Time pushes waited because the target asked to (Retry-After), by target.",
+        unit: "seconds", labelNames: ["target"])
+
     // MARK: The process and the build
 
     public static let buildInfo = FamilyDescriptor<Gauge>.gauge(
@@ -150,7 +158,7 @@ public enum VigilMetric {
         /// What a limit that stays exceeded does; `dry_run` is counted and logged, nothing is done.
         public static let limitAction = ["signal", "breaker", "dry_run"]
         public static let spanDropReason = ["queue_full", "export_failed", "rejected", "shutdown"]
-        public static let pushTarget = ["pushgateway", "otlp"]
+        public static let pushTarget = ["pushgateway", "otlp", "otlp_metrics"]
         public static let pushResult = ["success", "failure"]
     }
 }

@@ -48,9 +48,10 @@ public struct OTLPConfiguration: Sendable, CustomStringConvertible {
     ]
 
     /// The variable that sets `suffix` (`CERTIFICATE`, `HEADERS`, …) in `environment`: the
-    /// signal-specific one when it is set and not empty, else the general one; nil when neither is.
-    public static func variable(_ suffix: String, in environment: [String: String]) -> (name: String, value: String)? {
-        for name in ["OTEL_EXPORTER_OTLP_TRACES_" + suffix, "OTEL_EXPORTER_OTLP_" + suffix] {
+    /// signal-specific one (`OTEL_EXPORTER_OTLP_TRACES_…`, or `_METRICS_…` with `signal`) when it
+    /// is set and not empty, else the general one; nil when neither is.
+    public static func variable(_ suffix: String, in environment: [String: String], signal: String = "TRACES") -> (name: String, value: String)? {
+        for name in ["OTEL_EXPORTER_OTLP_\(signal)_" + suffix, "OTEL_EXPORTER_OTLP_" + suffix] {
             if let value = environment[name], !value.isEmpty { return (name, value) }
         }
         return nil
@@ -71,30 +72,74 @@ public struct OTLPConfiguration: Sendable, CustomStringConvertible {
     /// not read here: `TLSClientConfiguration.problem(reading:as:)` checks them.
     public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.all, base: OTLPConfiguration = OTLPConfiguration()) -> OTLPConfiguration {
         var c = base
-        func value(_ suffix: String) -> String? { variable(suffix, in: environment)?.value }
-        if let endpoint = environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], !endpoint.isEmpty {
-            c.tracesEndpoint = endpoint
-        } else if let endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !endpoint.isEmpty {
-            c.tracesEndpoint = (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
-        }
-        if let headers = value("HEADERS") {
-            c.headers = headers.split(separator: ",").compactMap { pair in
+        let read = OTLPEnvironment(environment, signal: "TRACES", path: "/v1/traces")
+        if let endpoint = read.endpoint { c.tracesEndpoint = endpoint }
+        if let headers = read.headers { c.headers = headers }
+        if let gzip = read.gzip { c.gzip = gzip }
+        if let timeout = read.timeout { c.timeout = timeout }
+        if let encoding = read.encoding { c.encoding = encoding }
+        read.applyTLS(to: &c.tls)
+        return c
+    }
+}
+
+/// The OTLP exporter variables of one signal (`TRACES`, `METRICS`), each nil when not set or
+/// not understood (the specification asks that such values be ignored); the signal-specific
+/// variable wins over the general one.
+struct OTLPEnvironment {
+    let environment: [String: String]
+    let signal: String
+    /// The path the general endpoint is given (`/v1/traces`).
+    let path: String
+
+    init(_ environment: [String: String], signal: String, path: String) {
+        self.environment = environment
+        self.signal = signal
+        self.path = path
+    }
+
+    func value(_ suffix: String) -> String? { OTLPConfiguration.variable(suffix, in: environment, signal: signal)?.value }
+
+    /// `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` as it is, else `OTEL_EXPORTER_OTLP_ENDPOINT` with the
+    /// signal's path appended, as the specification says.
+    var endpoint: String? {
+        if let endpoint = environment["OTEL_EXPORTER_OTLP_\(signal)_ENDPOINT"], !endpoint.isEmpty { return endpoint }
+        guard let endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !endpoint.isEmpty else { return nil }
+        return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + path
+    }
+
+    /// `name=value,…`, values percent-decoded; pairs without `=` or a name are skipped.
+    var headers: [(name: String, value: String)]? {
+        value("HEADERS").map { headers in
+            headers.split(separator: ",").compactMap { pair in
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { return nil }
                 let name = String(parts[0].trimmed())
                 return name.isEmpty ? nil : (name, parts[1].trimmed().percentDecoded)
             }
         }
+    }
+
+    /// `gzip` or `none`.
+    var gzip: Bool? {
         switch value("COMPRESSION") {
-        case "gzip": c.gzip = true
-        case "none": c.gzip = false
-        default: break
+        case "gzip": true
+        case "none": false
+        default: nil
         }
-        if let ms = value("TIMEOUT").flatMap({ Int($0) }), ms > 0 { c.timeout = .milliseconds(ms) }
-        if let encoding = value("PROTOCOL").flatMap(Encoding.init(rawValue:)) { c.encoding = encoding }
-        for (suffix, field, _) in tlsVariables {
-            if let path = value(suffix) { c.tls[keyPath: field] = path }
+    }
+
+    /// Milliseconds, above zero.
+    var timeout: Duration? {
+        value("TIMEOUT").flatMap { Int($0) }.flatMap { $0 > 0 ? .milliseconds($0) : nil }
+    }
+
+    var encoding: OTLPConfiguration.Encoding? { value("PROTOCOL").flatMap(OTLPConfiguration.Encoding.init(rawValue:)) }
+
+    /// Sets the TLS files the `_CERTIFICATE`, `_CLIENT_CERTIFICATE` and `_CLIENT_KEY` variables name.
+    func applyTLS(to tls: inout TLSClientConfiguration) {
+        for (suffix, field, _) in OTLPConfiguration.tlsVariables {
+            if let path = value(suffix) { tls[keyPath: field] = path }
         }
-        return c
     }
 }

@@ -18,12 +18,20 @@ public final class OTLPHTTPExporter: SpanExporter {
     let scope: InstrumentationScope
     let client: HTTPClient
     let pushes: CounterFamily?
+    let throttled: Counter?
+    let throttle: EndpointThrottle
     private let lastError = Locked<String?>(nil)
 
-    /// - Parameter registry: where `vigil_push_total{target="otlp"}` is counted (nil: nowhere).
+    /// - Parameters:
+    ///   - registry: where `vigil_push_total{target="otlp"}` and the time throttled by the
+    ///     collector (`vigil_push_throttled_seconds_total`) are counted (nil: nowhere).
+    ///   - throttle: where the collector's `Retry-After` holds are kept (the process's, by default).
     public init(configuration: OTLPConfiguration = .fromEnvironment(), resource: TelemetryResource,
-                scope: InstrumentationScope = InstrumentationScope(), client: HTTPClient = HTTPClient(), registry: Registry? = nil) {
+                scope: InstrumentationScope = InstrumentationScope(), client: HTTPClient = HTTPClient(), registry: Registry? = nil,
+                throttle: EndpointThrottle = .shared) {
         self.configuration = configuration
+        self.throttle = throttle
+        self.throttled = (try? registry?.register(VigilMetric.pushThrottled))?.labels("otlp")
         self.resource = resource
         self.scope = scope
         self.client = client
@@ -58,7 +66,7 @@ public final class OTLPHTTPExporter: SpanExporter {
     }
 
     private func send(_ batch: [SpanData]) async -> SpanExportResult {
-        switch await configuration.retry.send(request(for: batch), with: client) {
+        switch await configuration.retry.send(request(for: batch), with: client, throttle: throttle, throttled: throttled) {
         case .success(let response): Self.partialSuccess(response)
         case .failure(let error): .failure(reason: error.description)
         }

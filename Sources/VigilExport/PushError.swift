@@ -15,6 +15,9 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
         case cancelled(after: Cause)
         /// The task was cancelled during an attempt, whose transfer was abandoned.
         case abandoned
+        /// The task was cancelled before any attempt, while the endpoint was held after an
+        /// earlier `Retry-After` (`EndpointThrottle`), with this much of the hold left.
+        case cancelledWhileThrottled(remaining: Duration)
     }
 
     /// The request's method.
@@ -45,6 +48,8 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
             return "cancelled while waiting to retry after \(describe(last))"
         case .abandoned:
             return "cancelled during the attempt; the transfer was abandoned"
+        case let .cancelledWhileThrottled(remaining):
+            return "cancelled before sending: the target had asked (Retry-After) to wait \(remaining) more; not sent"
         }
     }
 

@@ -44,11 +44,19 @@ public final class PushgatewayClient: Sendable {
     let registry: Registry
     let client: HTTPClient
     let pushes: CounterFamily?
+    let throttled: Counter?
+    let throttle: EndpointThrottle
 
-    /// - Parameter metricsRegistry: where `vigil_push_total{target="pushgateway"}` is counted
-    ///   (by default, the registry pushed).
-    public init(configuration: Configuration, registry: Registry, metricsRegistry: Registry? = nil, client: HTTPClient = HTTPClient(maximumBodyBytes: 64 * 1024)) {
+    /// - Parameters:
+    ///   - metricsRegistry: where `vigil_push_total{target="pushgateway"}` and the time throttled
+    ///     by the Pushgateway (`vigil_push_throttled_seconds_total`) are counted (by default, the
+    ///     registry pushed).
+    ///   - throttle: where the Pushgateway's `Retry-After` holds are kept (the process's, by default).
+    public init(configuration: Configuration, registry: Registry, metricsRegistry: Registry? = nil,
+                client: HTTPClient = HTTPClient(maximumBodyBytes: 64 * 1024), throttle: EndpointThrottle = .shared) {
         self.configuration = configuration
+        self.throttle = throttle
+        self.throttled = (try? (metricsRegistry ?? registry).register(VigilMetric.pushThrottled))?.labels("pushgateway")
         self.registry = registry
         self.client = client
         self.pushes = try? (metricsRegistry ?? registry).register(VigilMetric.pushes)
@@ -95,7 +103,7 @@ public final class PushgatewayClient: Sendable {
         }
         if let auth = configuration.auth { headers.append(("Authorization", auth.headerValue)) }
         let request = HTTPRequest(method: method.rawValue, url: groupingURL, headers: headers, body: body, timeout: configuration.timeout, tls: configuration.tls)
-        let result = await retry.send(request, with: client).map { _ in () }
+        let result = await retry.send(request, with: client, throttle: throttle, throttled: throttled).map { _ in () }
         pushes?.labels("pushgateway", (try? result.get()) != nil ? "success" : "failure").inc()
         return result
     }

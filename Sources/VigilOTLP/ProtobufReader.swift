@@ -1,10 +1,11 @@
 /// Reads protocol buffers wire format (https://protobuf.dev/programming-guides/encoding/) field
-/// by field: enough for a collector's response. Malformed input ends the reading; it never traps.
+/// by field: enough for a collector's response, and for tests to read what the encoders write. Malformed input ends the reading; it never traps.
 struct ProtobufReader {
     enum Value {
         case varint(UInt64)
         case bytes(ArraySlice<UInt8>)
-        case fixed
+        /// A fixed64 or fixed32 field's bits, little-endian.
+        case fixed(UInt64)
     }
 
     var data: ArraySlice<UInt8>
@@ -33,8 +34,10 @@ struct ProtobufReader {
         case 1, 5:  // fixed64, fixed32
             let size = key & 7 == 1 ? 8 : 4
             guard data.count >= size else { return nil }
+            var bits: UInt64 = 0
+            for (i, byte) in data.prefix(size).enumerated() { bits |= UInt64(byte) << UInt64(8 * i) }
             data = data.dropFirst(size)
-            return (field, .fixed)
+            return (field, .fixed(bits))
         case 2:
             guard let length = varint(), length <= data.count else { return nil }
             let bytes = data.prefix(Int(length))

@@ -74,6 +74,17 @@ struct ProtobufWriter {
         fixed64(field, value.bitPattern)
     }
 
+    /// A packed repeated fixed64 or double field (proto3 packs repeated scalars): the length,
+    /// then 8 little-endian bytes a value. Nothing is written for no values.
+    mutating func packedFixed64(_ field: Int, _ values: [UInt64]) {
+        guard !values.isEmpty else { return }
+        tag(field, .lengthDelimited)
+        varint(UInt64(values.count * 8))
+        for value in values {
+            for shift in stride(from: 0, through: 56, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
+    }
+
     /// A nested message, written by `body`.
     mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         tag(field, .lengthDelimited)

@@ -129,7 +129,7 @@ actor ConfigReloader {
         ("service_name", { $0.serviceName }),
         ("resource_attributes", { String(reflecting: $0.resourceAttributes) }),
         ("pushgateway", { String(reflecting: $0.pushgateway) }),
-        ("otlp", { String(reflecting: $0.otlp) }),
+        ("otlp", { String(reflecting: $0.otlp) + String(reflecting: $0.otlpMetrics) }),
         ("shutdown_grace", { "\($0.shutdownGrace)" }),
     ]
 }

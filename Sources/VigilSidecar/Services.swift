@@ -62,6 +62,25 @@ struct PusherService: Service {
     }
 }
 
+/// Pushes the registry as OTLP metrics on its interval, and once more on the way out, within
+/// what is left of the grace period.
+struct OTLPMetricsService: Service {
+    let exporter: OTLPMetricsExporter
+    let shutdown: ShutdownState
+    let logger: Logger
+
+    func run() async throws {
+        let logger = self.logger
+        let shutdown = self.shutdown
+        await cancelWhenGracefulShutdown {
+            await exporter.run(finalPushTimeout: shutdown.remaining) { error in
+                logger.warning("OTLP metrics push failed", metadata: ["error": "\(error)"])
+            }
+        }
+        logger.info("OTLP metrics pusher stopped")
+    }
+}
+
 /// Flushes spans on the way out, within what is left of the grace period; spans that do not make
 /// it are counted in `vigil_spans_dropped_total`.
 struct TracerService: Service {

@@ -14,6 +14,8 @@ public struct Sidecar: Sendable {
     public let registry: Registry
     public let sampler: ResourceSampler
     public let tracer: Tracer?
+    /// Pushes the registry over OTLP when `config.otlpMetrics` is enabled.
+    let metricsExporter: OTLPMetricsExporter?
     let logger: Logger
     /// Nil when the configuration came from no file: then there is nothing to reload.
     let reloader: ConfigReloader?
@@ -34,6 +36,7 @@ public struct Sidecar: Sendable {
         var attributes = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: VigilVersion.current).attributes
         for (key, value) in config.resourceAttributes { attributes.append(Attribute(key, .string(value))) }
         let resource = TelemetryResource(attributes: attributes)
+        metricsExporter = config.otlpMetrics.enabled ? OTLPMetricsExporter(configuration: config.otlpMetrics, registry: registry, resource: resource) : nil
         var exporter: (any SpanExporter)?
         if let otlp = config.otlp {
             exporter = OTLPHTTPExporter(configuration: otlp, resource: resource, registry: registry)
@@ -144,6 +147,7 @@ public struct Sidecar: Sendable {
         // the server goes last, so that it answers (503 on /-/ready) until the end.
         var services: [any Service] = [ServerService(registry: registry, configuration: server, logger: logger, started: onListening)]
         if let tracer { services.append(TracerService(tracer: tracer, shutdown: shutdown, logger: logger)) }
+        if let metricsExporter { services.append(OTLPMetricsService(exporter: metricsExporter, shutdown: shutdown, logger: logger)) }
         if let push = config.pushgateway {
             services.append(PusherService(
                 client: PushgatewayClient(configuration: push.client, registry: registry), interval: push.interval, shutdown: shutdown, logger: logger))

@@ -25,23 +25,17 @@ extension SidecarConfig {
         return Push(client: client, interval: try r.duration(p["interval"], "pushgateway.interval") ?? .seconds(30))
     }
 
-    /// `otlp:`.
-    static func parseOTLP(_ node: Node, _ r: ConfigReader) throws(ConfigError) -> OTLPConfiguration {
+    /// `otlp:`, and the metric pushes of its `metrics:` block, which go to the same collector
+    /// (the endpoint with `/v1/metrics`, the same headers, credentials, compression, protocol and
+    /// TLS) unless the block says otherwise.
+    static func parseOTLP(_ node: Node, _ r: ConfigReader) throws(ConfigError) -> (OTLPConfiguration, OTLPMetricsConfiguration) {
         let o = try r.mapping(node, "otlp", allowed: [
-            "endpoint", "protocol", "compression", "headers", "timeout", "basic_auth", "bearer_token", "bearer_token_file", "tls",
+            "endpoint", "protocol", "compression", "headers", "timeout", "basic_auth", "bearer_token", "bearer_token_file", "tls", "metrics",
         ])
         var otlp = OTLPConfiguration()
-        if let endpoint = try r.string(o["endpoint"], "otlp.endpoint") {
-            otlp.tracesEndpoint = endpoint.hasSuffix("/v1/traces") ? endpoint : (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
-        }
-        if let proto = try r.string(o["protocol"], "otlp.protocol") {
-            guard let encoding = OTLPConfiguration.Encoding(rawValue: proto) else { throw r.fail(o["protocol"], "otlp.protocol", "\"\(proto)\" is not http/protobuf or http/json") }
-            otlp.encoding = encoding
-        }
-        if let compression = try r.string(o["compression"], "otlp.compression") {
-            guard ["gzip", "none"].contains(compression) else { throw r.fail(o["compression"], "otlp.compression", "\"\(compression)\" is not gzip or none") }
-            otlp.gzip = compression == "gzip"
-        }
+        if let endpoint = try r.string(o["endpoint"], "otlp.endpoint") { otlp.tracesEndpoint = signalURL(endpoint, "/v1/traces") }
+        if let encoding = try parseProtocol(o["protocol"], "otlp.protocol", r) { otlp.encoding = encoding }
+        if let gzip = try parseCompression(o["compression"], "otlp.compression", r) { otlp.gzip = gzip }
         if let headers = o["headers"] { otlp.headers = try parseHeaders(headers, "otlp.headers", r) }
         if let auth = try parseCredentials(o, node, "otlp", r) {
             if let set = otlp.headers.first(where: { $0.name.lowercased() == "authorization" }) {
@@ -51,7 +45,47 @@ extension SidecarConfig {
         }
         if let timeout = try r.duration(o["timeout"], "otlp.timeout") { otlp.timeout = timeout }
         if let tls = o["tls"] { otlp.tls = try parseTLS(tls, "otlp.tls", r) }
-        return otlp
+        var metrics = OTLPMetricsConfiguration(sameCollectorAs: otlp)
+        if let block = o["metrics"] { try parseOTLPMetrics(block, into: &metrics, r) }
+        return (otlp, metrics)
+    }
+
+    /// `otlp.metrics:` `enabled` (true once the block is there), `endpoint`, `protocol`,
+    /// `compression`, `interval`, `timeout`, `export_timeout` and `headers` (added to `otlp`'s).
+    static func parseOTLPMetrics(_ node: Node, into metrics: inout OTLPMetricsConfiguration, _ r: ConfigReader) throws(ConfigError) {
+        let m = try r.mapping(node, "otlp.metrics", allowed: ["enabled", "endpoint", "protocol", "compression", "interval", "timeout", "export_timeout", "headers"])
+        metrics.enabled = try r.bool(m["enabled"], "otlp.metrics.enabled") ?? true
+        if let endpoint = try r.string(m["endpoint"], "otlp.metrics.endpoint") { metrics.endpoint = signalURL(endpoint, "/v1/metrics") }
+        if let encoding = try parseProtocol(m["protocol"], "otlp.metrics.protocol", r) { metrics.encoding = encoding }
+        if let gzip = try parseCompression(m["compression"], "otlp.metrics.compression", r) { metrics.gzip = gzip }
+        if let interval = try r.duration(m["interval"], "otlp.metrics.interval") {
+            guard interval >= .seconds(1) else { throw r.fail(m["interval"], "otlp.metrics.interval", "must be at least 1s (the specification's default is 60s)") }
+            metrics.interval = interval
+        }
+        if let timeout = try r.duration(m["timeout"], "otlp.metrics.timeout") { metrics.timeout = timeout }
+        if let timeout = try r.duration(m["export_timeout"], "otlp.metrics.export_timeout") { metrics.exportTimeout = timeout }
+        if let headers = m["headers"] {
+            let extra = try parseHeaders(headers, "otlp.metrics.headers", r)
+            let names = Set(extra.map { $0.name.lowercased() })
+            metrics.headers = metrics.headers.filter { !names.contains($0.name.lowercased()) } + extra
+        }
+    }
+
+    /// An endpoint given as the collector's base URL gets the signal's path; one that ends in it is kept.
+    static func signalURL(_ endpoint: String, _ path: String) -> String {
+        endpoint.hasSuffix(path) ? endpoint : (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + path
+    }
+
+    static func parseProtocol(_ node: Node?, _ path: String, _ r: ConfigReader) throws(ConfigError) -> OTLPConfiguration.Encoding? {
+        guard let proto = try r.string(node, path) else { return nil }
+        guard let encoding = OTLPConfiguration.Encoding(rawValue: proto) else { throw r.fail(node, path, "\"\(proto)\" is not http/protobuf or http/json") }
+        return encoding
+    }
+
+    static func parseCompression(_ node: Node?, _ path: String, _ r: ConfigReader) throws(ConfigError) -> Bool? {
+        guard let compression = try r.string(node, path) else { return nil }
+        guard ["gzip", "none"].contains(compression) else { throw r.fail(node, path, "\"\(compression)\" is not gzip or none") }
+        return compression == "gzip"
     }
 
     /// `headers:`: each value a string, or `{file: path}` for a secret kept in a file.
@@ -166,14 +200,20 @@ extension SidecarConfig {
     /// The `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`, `_CLIENT_CERTIFICATE` and `_CLIENT_KEY` files,
     /// checked as the `otlp.tls` ones are; an error names the variable.
     static func checkOTLPFiles(_ environment: [String: String], _ otlp: OTLPConfiguration) throws(ConfigError) {
+        try checkOTLPFiles(environment, signal: "TRACES", otlp.tls)
+    }
+
+    /// The TLS files of `signal`'s variables (`TRACES`, `METRICS`), and that `tls` has both halves
+    /// of a client certificate or neither.
+    static func checkOTLPFiles(_ environment: [String: String], signal: String, _ tls: TLSClientConfiguration) throws(ConfigError) {
         for (suffix, _, content) in OTLPConfiguration.tlsVariables {
-            guard let (name, path) = OTLPConfiguration.variable(suffix, in: environment) else { continue }
+            guard let (name, path) = OTLPConfiguration.variable(suffix, in: environment, signal: signal) else { continue }
             if let problem = TLSClientConfiguration.problem(reading: path, as: content) {
                 throw ConfigError(file: "environment", line: nil, path: name, message: problem)
             }
         }
-        if (otlp.tls.certFile == nil) != (otlp.tls.keyFile == nil) {
-            let missing = otlp.tls.certFile == nil ? "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE" : "OTEL_EXPORTER_OTLP_CLIENT_KEY"
+        if (tls.certFile == nil) != (tls.keyFile == nil) {
+            let missing = tls.certFile == nil ? "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE" : "OTEL_EXPORTER_OTLP_CLIENT_KEY"
             throw ConfigError(file: "environment", line: nil, path: missing,
                               message: "not set, while the other half of the client certificate is: the certificate and its private key go together")
         }

@@ -16,6 +16,8 @@ public struct SidecarConfig: Sendable {
     public var plugins: [PluginResources] = []
     public var pushgateway: Push?
     public var otlp: OTLPConfiguration?
+    /// OTLP metric pushes: `otlp.metrics` in the file, the `OTEL_METRIC*` variables; off by default.
+    public var otlpMetrics = OTLPMetricsConfiguration()
     public var shutdownGrace: Duration = .seconds(10)
 
     public struct Push: Sendable {
@@ -72,7 +74,7 @@ public struct SidecarConfig: Sendable {
             c.plugins.append(plugin)
         }
         if let node = top["pushgateway"] { c.pushgateway = try parsePushgateway(node, r) }
-        if let node = top["otlp"] { c.otlp = try parseOTLP(node, r) }
+        if let node = top["otlp"] { (c.otlp, c.otlpMetrics) = try parseOTLP(node, r) }
         try c.applyEnvironment(environment, file: file)
         return c
     }
@@ -175,8 +177,9 @@ public struct SidecarConfig: Sendable {
     }
 
     /// `VIGIL_LISTEN`, `VIGIL_METRICS_PATH`, `VIGIL_SAMPLING_INTERVAL`, `VIGIL_PUSHGATEWAY_URL`
-    /// win over the file; the `OTEL_EXPORTER_OTLP_*` variables over its `otlp:` section (the TLS
-    /// files they name are checked now, as the file's are).
+    /// win over the file; the `OTEL_EXPORTER_OTLP_*` variables over its `otlp:` section, and
+    /// `OTEL_METRICS_EXPORTER`, `OTEL_METRIC_EXPORT_*` and `OTEL_EXPORTER_OTLP_[METRICS_]*` over
+    /// `otlp.metrics` (the TLS files they name are checked now, as the file's are).
     public mutating func applyEnvironment(_ environment: [String: String], file: String) throws(ConfigError) {
         func bad(_ name: String, _ message: String) -> ConfigError { ConfigError(file: "environment", line: nil, path: name, message: message) }
         if let listen = environment["VIGIL_LISTEN"] {
@@ -195,6 +198,14 @@ public struct SidecarConfig: Sendable {
             let merged = OTLPConfiguration.fromEnvironment(environment, base: otlp ?? OTLPConfiguration())
             try Self.checkOTLPFiles(environment, merged)
             otlp = merged
+        }
+        if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") || $0.hasPrefix("OTEL_METRIC") }) {
+            do {
+                otlpMetrics = try OTLPMetricsConfiguration.fromEnvironment(environment, base: otlpMetrics)
+            } catch {
+                throw bad(error.variable, error.message)
+            }
+            if otlpMetrics.enabled { try Self.checkOTLPFiles(environment, signal: "METRICS", otlpMetrics.tls) }
         }
     }
 

@@ -49,7 +49,10 @@ final class OTLPReceiver {
         self.port = port
     }
 
-    var endpoint: String { "\(scheme)://127.0.0.1:\(port)/v1/traces" }
+    var endpoint: String { url("/v1/traces") }
+
+    /// The receiver's URL for `path`, such as `/v1/metrics`.
+    func url(_ path: String) -> String { "\(scheme)://127.0.0.1:\(port)\(path)" }
 
     func script(_ answers: [[String: Any]]) async throws {
         let body = try JSONSerialization.data(withJSONObject: answers)
@@ -58,6 +61,12 @@ final class OTLPReceiver {
 
     struct Received: Decodable {
         var time: Double
+        var path: String
+        var method: String
+        /// The receiver's monotonic clock when the request's headers had been read.
+        var arrived: Double
+        /// The receiver's monotonic clock just before the answer was written (nil until then).
+        var answering: Double?
         var gzip: Bool
         var content_type: String?
         var user_agent: String?
@@ -66,8 +75,33 @@ final class OTLPReceiver {
         /// The common name of the client certificate, over HTTPS.
         var client_subject: String?
         var spans: [ReceivedSpan]?
+        var metrics: [ReceivedPoint]?
         var error: String?
     }
+
+    /// One data point of a pushed metric, with its metric's name, unit and type.
+    struct ReceivedPoint: Decodable {
+        var resource: [String: AnyJSON]
+        var scope: [String: String]
+        var name: String
+        var description: String
+        var unit: String
+        /// `sum`, `gauge` or `histogram`.
+        var type: String
+        var temporality: Int?
+        var monotonic: Bool?
+        var attributes: [String: AnyJSON]
+        var start: UInt64
+        var time: UInt64
+        var value: Double?
+        var count: UInt64?
+        var sum: Double?
+        var bucket_counts: [UInt64]?
+        var bounds: [Double]?
+        var exemplars: [ReceivedExemplar]
+    }
+
+    struct ReceivedExemplar: Decodable { var trace_id: String; var span_id: String; var value: Double; var time: UInt64 }
 
     struct ReceivedSpan: Decodable {
         var resource: [String: AnyJSON]

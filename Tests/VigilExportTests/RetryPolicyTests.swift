@@ -1,3 +1,5 @@
+import VigilMetrics
+import VigilSupport
 import XCTest
 @testable import VigilExport
 
@@ -11,11 +13,22 @@ final class RetryPolicyTests: XCTestCase {
         var waits: [Duration]
     }
 
+    /// A monotonic clock that moves only when a wait is made, for a throttle that never sleeps.
+    final class FakeClock: @unchecked Sendable {
+        let seconds = Locked(1000.0)
+        func read() -> Double { seconds.withLock { $0 } }
+        func advance(_ d: Duration) { seconds.withLock { $0 += d.seconds } }
+    }
+
     /// Runs `policy` against `answers`, one per attempt (the last repeats), recording the waits.
-    func run(_ answers: [Result<HTTPResponse, HTTPClientError>], policy: RetryPolicy = RetryPolicy(), now: Double = 0) async -> Run {
+    /// Each run has its own throttle on a fake clock, which the waits advance.
+    func run(_ answers: [Result<HTTPResponse, HTTPClientError>], policy: RetryPolicy = RetryPolicy(), now: Double = 0,
+             throttle: EndpointThrottle? = nil, clock: FakeClock = FakeClock(), throttled: Counter? = nil) async -> Run {
         var attempts = 0
         var waits: [Duration] = []
-        let result = await policy.send(request, now: { now }, wait: { waits.append($0) }) { _ throws(HTTPClientError) in
+        let throttle = throttle ?? EndpointThrottle(now: { clock.read() })
+        let result = await policy.send(request, now: { now }, wait: { waits.append($0); clock.advance($0) },
+                                       throttle: throttle, throttled: throttled) { _ throws(HTTPClientError) in
             attempts += 1
             return try answers[min(attempts, answers.count) - 1].get()
         }
@@ -73,6 +86,64 @@ final class RetryPolicyTests: XCTestCase {
         XCTAssertTrue(error.description.contains("HTTP 503 asks to retry after 120.0 seconds, longer than maxRetryAfter (60.0 seconds)"), error.description)
     }
 
+    func testRetryAfterHoldsTheEndpointForTheNextPushAndTheWaitIsCounted() async throws {
+        let clock = FakeClock()
+        let throttle = EndpointThrottle(now: { clock.read() })
+        let registry = Registry()
+        let throttled = try registry.counter("throttled_seconds_total", help: "test")
+        var policy = RetryPolicy()
+        policy.maxAttempts = 1
+        let first = await run([answer(503, [("Retry-After", "2")])], policy: policy, throttle: throttle, clock: clock, throttled: throttled)
+        XCTAssertEqual(first.attempts, 1)
+        XCTAssertEqual(first.waits, [], "the push that was told to wait gives up at once (one attempt)")
+        XCTAssertEqual(throttle.remaining("http://gateway:9091/metrics/job/j"), .seconds(2), "…but the endpoint stays held")
+        XCTAssertEqual(throttle.remaining("HTTP://other@GATEWAY:9091/metrics/job/j?x=1"), .seconds(2), "one endpoint, however spelled")
+        XCTAssertNil(throttle.remaining("http://gateway:9091/metrics/job/other"), "another path is another endpoint")
+
+        let next = await run([answer(200)], policy: policy, throttle: throttle, clock: clock, throttled: throttled)
+        XCTAssertEqual(next.waits, [.seconds(2)], "the next push waits out the hold before its first attempt")
+        XCTAssertEqual(next.attempts, 1)
+        XCTAssertEqual(throttled.value, 2, "the held time is counted in seconds")
+        XCTAssertNil(throttle.remaining("http://gateway:9091/metrics/job/j"))
+    }
+
+    func testRetryAfterLongerThanTheCapHoldsTheEndpointForTheCap() async {
+        let clock = FakeClock()
+        let throttle = EndpointThrottle(now: { clock.read() })
+        var policy = RetryPolicy()
+        policy.maxRetryAfter = .seconds(60)
+        _ = await run([answer(429, [("Retry-After", "86400")])], policy: policy, throttle: throttle, clock: clock)
+        XCTAssertEqual(throttle.remaining(request.url), .seconds(60), "a day-long Retry-After is capped to maxRetryAfter")
+    }
+
+    func testAHoldOnlyGrows() {
+        let clock = FakeClock()
+        let throttle = EndpointThrottle(now: { clock.read() })
+        throttle.hold("http://h/v1/traces", for: .seconds(5))
+        throttle.hold("http://h:80/v1/traces", for: .seconds(1))
+        XCTAssertEqual(throttle.remaining("http://h/v1/traces"), .seconds(5))
+        clock.advance(.seconds(5))
+        XCTAssertNil(throttle.remaining("http://h/v1/traces"))
+    }
+
+    func testCancellationWhileTheEndpointIsHeldSendsNothing() async throws {
+        let throttle = EndpointThrottle()
+        throttle.hold(request.url, for: .seconds(30))
+        let request = self.request
+        let push = Task {
+            await RetryPolicy().send(request, throttle: throttle) { _ throws(HTTPClientError) in
+                XCTFail("a request went out while the endpoint was held")
+                return HTTPResponse(status: 200, headers: [], body: [])
+            }
+        }
+        push.cancel()
+        guard case .failure(let error) = await push.value, case .cancelledWhileThrottled = error.cause else {
+            return XCTFail("not a cancellation while throttled")
+        }
+        XCTAssertEqual(error.attempts, 0)
+        XCTAssertTrue(error.description.contains("asked (Retry-After) to wait"), error.description)
+    }
+
     func testTransientTransportErrorsAreRetriedAndOthersAreFinal() async {
         let refused = await run([transportError(7, "Couldn't connect to server"), answer(204)])
         XCTAssertEqual(try refused.result.get().status, 204)
@@ -109,7 +180,7 @@ final class RetryPolicyTests: XCTestCase {
         let request = self.request
         let started = expectation(description: "first attempt made")
         let push = Task {
-            await policy.send(request) { _ throws(HTTPClientError) in
+            await policy.send(request, throttle: EndpointThrottle()) { _ throws(HTTPClientError) in
                 started.fulfill()
                 return HTTPResponse(status: 503, headers: [("Retry-After", "30")], body: [])
             }

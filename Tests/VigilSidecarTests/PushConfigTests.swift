@@ -67,6 +67,41 @@ final class PushConfigTests: XCTestCase {
         XCTAssertEqual(c.otlp?.headers.map(\.name), ["x-team", "api-key", "Authorization"])
         XCTAssertEqual(c.otlp?.headers.last?.value, "Bearer secret-of-otlp-token")
         XCTAssertEqual(c.otlp?.tls.caFile, folder.appendingPathComponent("ca.pem").path)
+        XCTAssertTrue(c.otlpMetrics.enabled)
+        XCTAssertEqual(c.otlpMetrics.endpoint, "https://collector.internal:4318/v1/metrics")
+        XCTAssertEqual(c.otlpMetrics.headers.map(\.name), ["x-team", "api-key", "Authorization", "x-signal"])
+        XCTAssertEqual(c.otlpMetrics.tls.caFile, folder.appendingPathComponent("ca.pem").path)
+    }
+
+    func testTheMetricsBlockInheritsTheCollectorAndTheEnvironmentWins() throws {
+        let yaml = """
+            otlp:
+              endpoint: http://collector:4318
+              protocol: http/json
+              metrics:
+                interval: 15s
+                compression: none
+
+            """
+        let c = try load(yaml)
+        XCTAssertTrue(c.otlpMetrics.enabled)
+        XCTAssertEqual(c.otlpMetrics.endpoint, "http://collector:4318/v1/metrics")
+        XCTAssertEqual(c.otlpMetrics.encoding, .json, "inherited from otlp:")
+        XCTAssertFalse(c.otlpMetrics.gzip)
+        XCTAssertEqual(c.otlpMetrics.interval, .seconds(15))
+        XCTAssertTrue(c.otlp?.gzip ?? false, "the block changes the metrics only")
+
+        XCTAssertFalse(try load(yaml, environment: ["OTEL_METRICS_EXPORTER": "none"]).otlpMetrics.enabled)
+        let env = try load(yaml, environment: ["OTEL_METRIC_EXPORT_INTERVAL": "2000", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://m:1/x"])
+        XCTAssertEqual(env.otlpMetrics.interval, .seconds(2))
+        XCTAssertEqual(env.otlpMetrics.endpoint, "http://m:1/x")
+        XCTAssertFalse(try load("otlp:\n  endpoint: http://c:4318\n").otlpMetrics.enabled, "no block, no metrics")
+        XCTAssertTrue(try load("listen: 127.0.0.1:0\n", environment: ["OTEL_METRICS_EXPORTER": "otlp"]).otlpMetrics.enabled)
+        assertFails("otlp:\n  metrics:\n    interval: 10ms\n", "vigil.yml:3: otlp.metrics.interval: must be at least 1s (the specification's default is 60s)")
+        assertFails("otlp:\n  metrics:\n    intervall: 10s\n",
+                    "vigil.yml:3: otlp.metrics.intervall: unknown key (did you mean \"interval\"?); allowed here: enabled, endpoint, protocol, compression, interval, timeout, export_timeout, headers")
+        assertFails("listen: 127.0.0.1:0\n", environment: ["OTEL_METRICS_EXPORTER": "console"],
+                    "environment: OTEL_METRICS_EXPORTER: \"console\" is not an exporter Vigil has: use otlp (push to an OTLP collector) or none (Prometheus scrapes /metrics either way)")
     }
 
     func testSecretsAreReadFromFilesTheirLineBreakDroppedAndRelativePathsTakenFromTheConfigFolder() throws {
@@ -202,7 +237,7 @@ final class PushConfigTests: XCTestCase {
             (gateway + "    ca: ca.pem\n",
              "vigil.yml:4: pushgateway.tls_config.ca: unknown key (did you mean \"ca_file\"?); allowed here: ca_file, cert_file, key_file, server_name, insecure_skip_verify"),
             ("otlp:\n  tls_config: {}\n",
-             "vigil.yml:2: otlp.tls_config: unknown key (did you mean \"tls\"?); allowed here: endpoint, protocol, compression, headers, timeout, basic_auth, bearer_token, bearer_token_file, tls"),
+             "vigil.yml:2: otlp.tls_config: unknown key (did you mean \"tls\"?); allowed here: endpoint, protocol, compression, headers, timeout, basic_auth, bearer_token, bearer_token_file, tls, metrics"),
         ]
         for (yaml, expected) in cases { assertFails(yaml, expected) }
     }

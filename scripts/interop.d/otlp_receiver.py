@@ -1,5 +1,7 @@
-"""An OTLP/HTTP trace receiver for Vigil's tests: decodes every POST /v1/traces with
-opentelemetry-proto (protobuf or JSON, gzip or not) and keeps what it decoded.
+"""An OTLP/HTTP receiver for Vigil's tests: decodes every POST /v1/traces and /v1/metrics with
+opentelemetry-proto (protobuf or JSON, gzip or not) and keeps what it decoded. Requests to any
+other path (a Pushgateway's PUT /metrics/job/..., say) are answered from the script too and
+recorded without a body, so that it also serves as an outage server for push clients.
 
 usage: otlp_receiver.py [PORT] [--cert FILE --key FILE [--client-ca FILE]]
   prints "listening PORT" once it serves on 127.0.0.1; with --cert and --key it serves HTTPS
@@ -9,9 +11,13 @@ Control (JSON):
   POST /control/script   a list of answers used in turn for the next requests, each
                          {"status": 503, "retry_after": "1", "hang": 0.0, "rejected": 0, "message": ""};
                          after the list runs out, requests get 200.
-  GET  /control/received every decoded request, in arrival order (with "client_subject", the
-                         common name of the client certificate, over HTTPS)
+  GET  /control/received every request, in arrival order: "path", "method", "spans" or
+                         "metrics" (one entry per data point), "arrived" and "answering" (the
+                         receiver's monotonic clock, in seconds, when the request's headers had
+                         been read and just before its answer was written), and "client_subject" (the common name of
+                         the client certificate, over HTTPS)
   GET  /control/refused  every TLS handshake that failed: {"reason": "..."}, in order
+  GET  /control/clock    {"monotonic": ...}: the clock "arrived" and "answering" are read on
   POST /control/reset    forget requests and script
 """
 import argparse
@@ -28,6 +34,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -97,6 +107,42 @@ def summarize(request):
     return out
 
 
+def exemplars(points_exemplars):
+    return [{"trace_id": e.trace_id.hex(), "span_id": e.span_id.hex(), "value": e.as_double if e.HasField("as_double") else e.as_int,
+             "time": e.time_unix_nano, "attributes": attributes(e.filtered_attributes)} for e in points_exemplars]
+
+
+def summarize_metrics(request):
+    """One entry per data point, with its metric's name, unit, type and aggregation."""
+    out = []
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                common = {"resource": attributes(rm.resource.attributes), "scope": {"name": sm.scope.name, "version": sm.scope.version},
+                          "name": m.name, "description": m.description, "unit": m.unit, "type": kind}
+                data = getattr(m, kind)
+                if kind in ("sum", "histogram"):
+                    common["temporality"] = data.aggregation_temporality
+                if kind == "sum":
+                    common["monotonic"] = data.is_monotonic
+                for p in data.data_points:
+                    point = dict(common, attributes=attributes(p.attributes), start=p.start_time_unix_nano, time=p.time_unix_nano,
+                                 exemplars=exemplars(p.exemplars))
+                    if kind == "histogram":
+                        point.update(count=p.count, sum=p.sum, bucket_counts=list(p.bucket_counts), bounds=list(p.explicit_bounds))
+                    elif kind in ("sum", "gauge"):
+                        point["value"] = p.as_double if p.WhichOneof("value") == "as_double" else p.as_int
+                    out.append(point)
+    return out
+
+
+SIGNALS = {
+    "/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse, "spans", summarize),
+    "/v1/metrics": (ExportMetricsServiceRequest, ExportMetricsServiceResponse, "metrics", summarize_metrics),
+}
+
+
 def client_subject(connection):
     """The common name of the client certificate, or None (plain HTTP, or no certificate)."""
     if not isinstance(connection, ssl.SSLSocket):
@@ -131,6 +177,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/received":
             with lock:
                 self.reply(200, json.dumps(received).encode())
+        elif self.path == "/control/clock":
+            self.reply(200, json.dumps({"monotonic": time.monotonic()}).encode())
         elif self.path == "/control/refused":
             with lock:
                 self.reply(200, json.dumps(refused).encode())
@@ -149,41 +197,56 @@ class Handler(BaseHTTPRequestHandler):
                 refused.clear()
                 script = []
             return self.reply(200, b"{}")
-        if self.path != "/v1/traces":
-            return self.reply(404)
+        self.export()
+
+    def do_PUT(self):
+        self.export()
+
+    def export(self):
+        arrived = time.monotonic()
         raw = self.body()
         with lock:
             answer = script.pop(0) if script else {"status": 200}
-        entry = {"time": time.time(), "gzip": self.headers.get("Content-Encoding") == "gzip",
+        entry = {"time": time.time(), "arrived": arrived, "path": self.path, "method": self.command,
+                 "gzip": self.headers.get("Content-Encoding") == "gzip",
                  "content_type": self.headers.get("Content-Type"), "user_agent": self.headers.get("User-Agent"),
                  "authorization": self.headers.get("Authorization"), "answered": answer.get("status", 200),
                  "client_subject": client_subject(self.connection)}
-        try:
-            data = gzip.decompress(raw) if entry["gzip"] else raw
-            request = ExportTraceServiceRequest()
-            if entry["content_type"] == "application/json":
-                json_format.ParseDict(hex_ids_to_base64(json.loads(data)), request)
-            else:
-                request.ParseFromString(data)
-            entry["spans"] = summarize(request)
-        except Exception as error:  # a malformed export is recorded, and answered 400
-            entry["error"] = f"{type(error).__name__}: {error}"
-            answer = {"status": 400}
-            entry["answered"] = 400
+        signal_ = SIGNALS.get(self.path)
+        if signal_:
+            request_type, response_type, key, summary = signal_
+            try:
+                data = gzip.decompress(raw) if entry["gzip"] else raw
+                request = request_type()
+                if entry["content_type"] == "application/json":
+                    json_format.ParseDict(hex_ids_to_base64(json.loads(data)), request)
+                else:
+                    request.ParseFromString(data)
+                entry[key] = summary(request)
+            except Exception as error:  # a malformed export is recorded, and answered 400
+                entry["error"] = f"{type(error).__name__}: {error}"
+                answer = {"status": 400}
+                entry["answered"] = 400
         with lock:
             received.append(entry)
         if answer.get("hang"):
             time.sleep(answer["hang"])
         status = answer.get("status", 200)
         headers = [("Retry-After", answer["retry_after"])] if "retry_after" in answer else []
-        if status == 200:
-            response = ExportTraceServiceResponse()
+        with lock:
+            # Before the first byte of the answer: the client cannot have read it any earlier.
+            entry["answering"] = time.monotonic()
+        if status == 200 and signal_:
+            response = signal_[1]()
             if answer.get("rejected") or answer.get("message"):
-                response.partial_success.rejected_spans = answer.get("rejected", 0)
+                field = "rejected_spans" if signal_[2] == "spans" else "rejected_data_points"
+                setattr(response.partial_success, field, answer.get("rejected", 0))
                 response.partial_success.error_message = answer.get("message", "")
             if entry["content_type"] == "application/json":
                 return self.reply(200, json_format.MessageToJson(response).encode(), "application/json", headers)
             return self.reply(200, response.SerializeToString(), "application/x-protobuf", headers)
+        if status == 200:
+            return self.reply(200, b"", "text/plain", headers)
         self.reply(status, b'{"code": 14, "message": "scripted"}', "application/json", headers)
 
 
