@@ -39,13 +39,15 @@ class Layout:
         self.next_id += 1
         self.y += 1
 
-    def panel(self, kind, title, description, unit, targets, width=12, **extra):
+    def panel(self, kind, title, description, unit, targets, width=12, exemplars=False, **extra):
+        """A panel; with `exemplars`, its queries also ask Prometheus for exemplars (which needs
+        --enable-feature=exemplar-storage and an OpenMetrics scrape, see config/prometheus.yml)."""
         if self.x + width > 24:
             self.x, self.y = 0, self.y + 8
         panel = {"type": kind, "title": title, "description": description, "id": self.next_id, "datasource": DS,
                  "gridPos": {"h": 8, "w": width, "x": self.x, "y": self.y},
                  "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-                 "targets": [{"refId": chr(65 + i), "datasource": DS, "expr": expr, "legendFormat": legend, **({"format": "heatmap"} if kind == "heatmap" else {})}
+                 "targets": [{"refId": chr(65 + i), "datasource": DS, "expr": expr, "legendFormat": legend, **({"format": "heatmap"} if kind == "heatmap" else {}), **({"exemplar": True} if exemplars else {})}
                              for i, (expr, legend) in enumerate(targets)]}
         panel.update(extra)
         self.panels.append(panel)
@@ -79,8 +81,9 @@ def plugins_overview():
             [(f"sum by (plugin, phase) (rate(vigil_phase_executions_total{{{PHSEL}}}[$__rate_interval]))", "{{plugin}} / {{phase}}")])
     l.panel("timeseries", "Phase error ratio", "Share of executions that threw, by phase (vigil_phase_errors_total over executions).", "percentunit",
             [(f"sum by (plugin, phase) (rate(vigil_phase_errors_total{{{PHSEL}}}[$__rate_interval])) / sum by (plugin, phase) (rate(vigil_phase_executions_total{{{PHSEL}}}[$__rate_interval]))", "{{plugin}} / {{phase}}")])
-    l.panel("timeseries", "Phase latency (p50, p90, p99)", "Quantiles of vigil_phase_duration_seconds; exemplars link to traces.", "s",
-            [(f"histogram_quantile({q}, sum by (le, plugin, phase) (rate(vigil_phase_duration_seconds_bucket{{{PHSEL}}}[$__rate_interval])))", f"p{int(q*100)} {{{{plugin}}}} / {{{{phase}}}}") for q in (0.5, 0.9, 0.99)])
+    l.panel("timeseries", "Phase latency (p50, p90, p99)", "Quantiles of vigil_phase_duration_seconds; its exemplars (the dots) name the trace_id of a phase that took that long.", "s",
+            [(f"histogram_quantile({q}, sum by (le, plugin, phase) (rate(vigil_phase_duration_seconds_bucket{{{PHSEL}}}[$__rate_interval])))", f"p{int(q*100)} {{{{plugin}}}} / {{{{phase}}}}") for q in (0.5, 0.9, 0.99)],
+            exemplars=True)
     l.panel("heatmap", "Phase duration heatmap", "How phase durations spread over the histogram's buckets.", "s",
             [(f"sum by (le) (rate(vigil_phase_duration_seconds_bucket{{{PHSEL}}}[$__rate_interval]))", "{{le}}")],
             options={"calculate": False, "yAxis": {"unit": "s"}, "cellGap": 1})

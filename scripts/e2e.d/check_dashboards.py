@@ -1,6 +1,6 @@
 """Static checks of dashboards/*.json: import-ready (a prometheus `datasource` variable, no
 __inputs), job/instance (and plugin/phase) variables, $__rate_interval in every rate, a unit and a
-description on every panel, a stable uid, the generator's output committed, and every metric a
+description on every panel, exemplars on latency panels, a stable uid, the generator's output committed, and every metric a
 query names in the metric contract (`vigil metrics --format json`, see metric_contract.py).
 Prints "dashboards: N passed, M failed"."""
 import json
@@ -62,6 +62,11 @@ def main():
                 problems.append(f"panel {panel['title']!r} has no unit")
             if panel.get("datasource", {}).get("uid") != "${datasource}":
                 problems.append(f"panel {panel['title']!r} does not use the datasource variable")
+        for panel in board["panels"]:
+            targets = panel.get("targets", [])
+            if panel["type"] == "timeseries" and any("_duration_seconds_bucket" in t["expr"] for t in targets):
+                problems += [f"latency panel {panel['title']!r}: target {t['refId']} does not ask for exemplars"
+                             for t in targets if t.get("exemplar") is not True]
         for title, expr in queries(board):
             for window in re.findall(r"(?:rate|increase)\([^\[]*\[([^\]]+)\]", expr):
                 if window != "$__rate_interval":

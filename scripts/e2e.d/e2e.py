@@ -72,6 +72,110 @@ def query(prometheus, promql):
     return answer["data"]["result"]
 
 
+UCUM = {"seconds": "s", "bytes": "By", "ratio": "1", "meters": "m", "volts": "V", "amperes": "A",
+        "joules": "J", "grams": "g", "celsius": "Cel", "hertz": "Hz", "percent": "%"}
+
+
+def otlp_name(family):
+    """A scraped family's OTLP name and unit, as the OpenTelemetry-Prometheus compatibility spec maps
+    them: `_total` off a counter (the OpenMetrics parser already took it), the UNIT as the unit and
+    off the end of the name. Vigil's families without a UNIT take the unit their suffix names."""
+    name, unit = family.name, family.unit
+    if not unit:
+        unit = next((u for u in ("seconds", "bytes") if name.endswith("_" + u)), "")
+    if unit and name.endswith("_" + unit) and len(name) > len(unit) + 1:
+        name = name[: -len(unit) - 1]
+    return name, UCUM.get(unit, unit)
+
+
+def scrape_series(url):
+    """Every series of an OpenMetrics scrape, keyed by (OTLP name, labels): its type, unit and
+    value (a histogram's: count, sum and cumulative counts by bound)."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    request = urllib.request.Request(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text = response.read().decode()
+    series = {}
+    for family in text_string_to_metric_families(text):
+        name, unit = otlp_name(family)
+        for sample in family.samples:
+            labels = {k: v for k, v in sample.labels.items() if k != "le"}
+            key = (name, frozenset(labels.items()))
+            entry = series.setdefault(key, {"type": family.type, "unit": unit, "buckets": {}})
+            suffix = sample.name[len(family.name):]
+            if family.type == "histogram":
+                if suffix == "_bucket":
+                    entry["buckets"][float(sample.labels["le"])] = sample.value
+                elif suffix in ("_count", "_sum"):
+                    entry[suffix[1:]] = sample.value
+            elif suffix in ("", "_total"):
+                entry["value"] = sample.value
+    return series
+
+
+def pushed_series(points):
+    """The data points of one OTLP metrics push, keyed as scrape_series keys a scrape."""
+    series = {}
+    for p in points:
+        key = (p["name"], frozenset((k, str(v)) for k, v in p["attributes"].items()))
+        entry = {"type": p["type"], "unit": p["unit"], "temporality": p.get("temporality"), "monotonic": p.get("monotonic")}
+        if p["type"] == "histogram":
+            cumulative, total = {}, 0
+            for bound, count in zip(p["bounds"] + [float("inf")], p["bucket_counts"]):
+                total += count
+                cumulative[bound] = total
+            entry.update(count=p["count"], sum=p["sum"], buckets=cumulative)
+        else:
+            entry["value"] = p["value"]
+        series[key] = entry
+    return series
+
+
+# Gauges of momentary activity: an execution or a span can come and go between two scrapes, and
+# process_open_fds counts the scrape's own connection, which a push does not hold.
+MOMENTARY = {"vigil_phase_in_flight", "vigil_span_queue_length", "process_open_fds"}
+
+
+def compare_push_with_scrapes(earlier, before, pushed, after):
+    """Checks a push read between two scrapes against them: the same series, the OTLP type and
+    unit of each family, every counter and histogram between its two scraped values (they only
+    grow), and every gauge that held still over all the scrapes (`earlier` ones too) equal to
+    them. Returns how many series it compared, and how many gauges it held to equality."""
+    kinds = {"counter": ("sum", True, 2), "gauge": ("gauge", None, None), "histogram": ("histogram", None, 2)}
+    problems, exact = [], 0
+    stable = before.keys() & after.keys()
+    missing = sorted(f"{n}{dict(l)}" for n, l in stable - pushed.keys())
+    extra = sorted(f"{n}{dict(l)}" for n, l in pushed.keys() - (before.keys() | after.keys()))
+    if missing:
+        problems.append(f"scraped but not pushed: {missing[:5]}")
+    if extra:
+        problems.append(f"pushed but never scraped: {extra[:5]}")
+    for key in sorted(stable & pushed.keys(), key=str):
+        a, p, b = before[key], pushed[key], after[key]
+        what = f"{key[0]}{dict(key[1])}"
+        kind, monotonic, temporality = kinds[a["type"]]
+        if (p["type"], p["unit"]) != (kind, a["unit"]):
+            problems.append(f"{what}: pushed as {p['type']} in {p['unit']!r}, scraped as {a['type']} in {a['unit']!r}")
+            continue
+        if monotonic is not None and p["monotonic"] is not monotonic or temporality is not None and p["temporality"] != temporality:
+            problems.append(f"{what}: monotonic={p['monotonic']} temporality={p['temporality']}")
+        if a["type"] == "histogram":
+            fields = [("count", a["count"], p["count"], b["count"]), ("sum", a["sum"], p["sum"], b["sum"])]
+            fields += [(f"le={le}", a["buckets"][le], p["buckets"].get(le), b["buckets"][le]) for le in a["buckets"]]
+            for field, x, y, z in fields:
+                if y is None or not x - 1e-9 <= y <= z + 1e-9:
+                    problems.append(f"{what} {field}: pushed {y}, scraped {x} before and {z} after")
+        elif a["type"] == "counter":
+            if not a["value"] - 1e-9 <= p["value"] <= b["value"] + 1e-9:
+                problems.append(f"{what}: pushed {p['value']}, scraped {a['value']} before and {b['value']} after")
+        elif key[0] not in MOMENTARY and all(e.get(key, {}).get("value") == a["value"] == b["value"] for e in earlier):
+            exact += 1
+            if p["value"] != a["value"] and not (p["value"] != p["value"] and a["value"] != a["value"]):
+                problems.append(f"{what}: pushed {p['value']}, scraped {a['value']} before and after")
+    assert not problems, "\n    " + "\n    ".join(problems[:20])
+    return len(stable & pushed.keys()), exact
+
+
 def openssl(*args):
     subprocess.run(["openssl", *args], cwd=work, check=True, capture_output=True)
 
@@ -132,7 +236,9 @@ def main():
     receiver = subprocess.Popen([sys.executable, str(ROOT / "scripts/interop.d/otlp_receiver.py")], stdout=subprocess.PIPE, text=True)
     processes.append(receiver)
     receiver_port = int(receiver.stdout.readline().split()[1])
-    env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver_port}", OTEL_BSP_SCHEDULE_DELAY="500")
+    # Spans and, every second, the metrics go to the receiver, as a host's would to a collector.
+    env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver_port}", OTEL_BSP_SCHEDULE_DELAY="500",
+               OTEL_METRICS_EXPORTER="otlp", OTEL_METRIC_EXPORT_INTERVAL="1000")
     demo = subprocess.Popen([str(VIGIL), "demo", "--fast", "--listen", f"127.0.0.1:{demo_port}"],
                             stdout=open(work / "demo.log", "w"), stderr=subprocess.STDOUT, cwd=work, env=env)
     processes.insert(0, demo)
@@ -144,8 +250,9 @@ def main():
         "scrape_configs": [{"job_name": "vigil", "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}]}],
     }
     (work / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    # Exemplar storage, as config/prometheus.yml tells users to run it; Prometheus then scrapes OpenMetrics.
     start(["prometheus", f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
-           f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], "prometheus")
+           "--enable-feature=exemplar-storage", f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], "prometheus")
     prometheus = f"http://127.0.0.1:{prom_port}"
     wait_for("prometheus", lambda: http(f"{prometheus}/-/ready")[0] == 200)
 
@@ -179,6 +286,61 @@ def main():
         wait_for("a breaker trip", lambda: query(prometheus, 'vigil_breaker_trips_total{plugin="translate"} > 0'), timeout=60)
         wait_for("a memory violation", lambda: query(prometheus, 'vigil_plugin_limit_violations_total{plugin="hungry-child"} > 0'), timeout=60)
     check("the demo trips its breaker and goes past its memory limit", breaker_trips_and_limit_violations)
+
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+
+    def received():
+        return json.loads(http(f"{receiver_url}/control/received")[1])
+
+    def received_trace_ids():
+        return {s["trace_id"].lower() for e in received() for s in e.get("spans", [])}
+
+    def exemplars_name_received_traces():
+        def exemplars():
+            now = time.time()
+            _, body = http(f"{prometheus}/api/v1/query_exemplars?" + urllib.parse.urlencode(
+                {"query": "vigil_phase_duration_seconds_bucket", "start": now - 600, "end": now}))
+            answer = json.loads(body)
+            assert answer["status"] == "success", answer
+            return [e for series in answer["data"] for e in series["exemplars"]]
+        found = wait_for("exemplars in Prometheus", lambda: [e for e in exemplars() if "trace_id" in e["labels"]], timeout=60)
+        # Spans reach the receiver in batches every 500 ms: an exemplar older than 5 s names a span it holds.
+        def settled():
+            old = {e["labels"]["trace_id"].lower() for e in exemplars() if e["timestamp"] < time.time() - 5}
+            return old if len(old) >= 5 and old <= received_trace_ids() else None
+        old = wait_for("five exemplars older than 5 s, each naming a trace the receiver holds", settled, timeout=90)
+        print(f"e2e:      {len(found)} exemplars in Prometheus; all {len(old)} trace ids older than 5 s were received over OTLP")
+    check("Prometheus stores exemplars whose trace_id names spans the OTLP receiver got", exemplars_name_received_traces)
+
+    def otlp_metrics_match_a_scrape():
+        metrics_url = f"http://127.0.0.1:{demo_port}/metrics"
+        wait_for("a first OTLP metrics push", lambda: any(e.get("metrics") for e in received()), timeout=30)
+        earlier = []
+        for _ in range(3):  # which gauges hold still, over a couple of seconds around the push
+            earlier.append(scrape_series(metrics_url))
+            time.sleep(0.5)
+        before = scrape_series(metrics_url)
+        scraped_at = time.time_ns()
+        def next_push():
+            pushes = [e for e in received() if e.get("path") == "/v1/metrics" and e.get("metrics")]
+            bad = [e.get("error") for e in received() if e.get("path") == "/v1/metrics" and "error" in e]
+            assert not bad, f"pushes opentelemetry-proto could not decode: {bad[:2]}"
+            later = [e for e in pushes if min(p["time"] for p in e["metrics"]) > scraped_at]
+            return later[0] if later else None
+        push = wait_for("an OTLP metrics push read after the first scrape", next_push, timeout=30)
+        after = scrape_series(metrics_url)
+        compared, exact = compare_push_with_scrapes(earlier, before, pushed_series(push["metrics"]), after)
+        points = push["metrics"]
+        assert {p["scope"]["name"] for p in points} == {"vigil"}, {p["scope"]["name"] for p in points}
+        assert all(p["resource"].get("service.name") for p in points), "no service.name on the resource"
+        assert all(p["start"] > 0 for p in points if p["type"] != "gauge"), "a cumulative point without a start time"
+        latency = [p for p in points if p["name"] == "vigil_phase_duration" and p["unit"] == "s"]
+        assert latency, "no vigil_phase_duration histogram in seconds"
+        traced = {e["trace_id"] for p in latency for e in p["exemplars"] if e["trace_id"]}
+        assert traced, "the pushed latency histograms carry no exemplars"
+        print(f"e2e:      {compared} series pushed (decoded by opentelemetry-proto) between two scrapes: counters and "
+              f"histograms within them, {exact} still gauges equal; {len(traced)} exemplar trace ids")
+    check("OTLP metrics from the demo decode with opentelemetry-proto and match the scrapes around them", otlp_metrics_match_a_scrape)
 
     def dashboard_queries():
         empty = []
@@ -242,6 +404,7 @@ def main():
 
     def graceful_stop():
         demo = processes[0]
+        stopping = json.loads(http(f"http://127.0.0.1:{receiver_port}/control/clock")[1])["monotonic"]
         demo.send_signal(signal.SIGTERM)
         code = demo.wait(timeout=20)
         assert code == 0, f"vigil demo exited {code} on SIGTERM"
@@ -252,7 +415,10 @@ def main():
         spans = [s for e in exports for s in e.get("spans", [])]
         assert spans and all("error" not in e for e in exports), f"{len(exports)} exports, {len(spans)} spans"
         assert {s["name"] for s in spans} >= {"ocr", "decode", "recognize", "store", "translate"}, {s["name"] for s in spans}
-    check("SIGTERM stops the demo cleanly and flushes its spans to the OTLP receiver", graceful_stop)
+        assert "OTLP metrics pusher stopped" in log, log[-2000:]
+        last = [e for e in exports if e.get("path") == "/v1/metrics"][-1]
+        assert last.get("metrics") and last["arrived"] > stopping, "no metrics push after SIGTERM"
+    check("SIGTERM stops the demo cleanly, flushes its spans and pushes its metrics a last time", graceful_stop)
 
 
 try:
