@@ -74,14 +74,21 @@ public struct OTLPConfiguration: Sendable, CustomStringConvertible {
         var c = base
         let read = OTLPEnvironment(environment, signal: "TRACES", path: "/v1/traces")
         if let endpoint = read.endpoint { c.tracesEndpoint = endpoint }
-        if let headers = read.headers { c.headers = headers }
-        if let gzip = read.gzip { c.gzip = gzip }
-        if let timeout = read.timeout { c.timeout = timeout }
-        if let encoding = read.encoding { c.encoding = encoding }
-        read.applyTLS(to: &c.tls)
+        read.apply(to: &c)
         return c
     }
 }
+
+/// What the trace and the metric configurations both have, which the exporter variables set.
+protocol OTLPTransportSettings {
+    var headers: [(name: String, value: String)] { get set }
+    var gzip: Bool { get set }
+    var timeout: Duration { get set }
+    var encoding: OTLPConfiguration.Encoding { get set }
+    var tls: TLSClientConfiguration { get set }
+}
+
+extension OTLPConfiguration: OTLPTransportSettings {}
 
 /// The OTLP exporter variables of one signal (`TRACES`, `METRICS`), each nil when not set or
 /// not understood (the specification asks that such values be ignored); the signal-specific
@@ -136,10 +143,15 @@ struct OTLPEnvironment {
 
     var encoding: OTLPConfiguration.Encoding? { value("PROTOCOL").flatMap(OTLPConfiguration.Encoding.init(rawValue:)) }
 
-    /// Sets the TLS files the `_CERTIFICATE`, `_CLIENT_CERTIFICATE` and `_CLIENT_KEY` variables name.
-    func applyTLS(to tls: inout TLSClientConfiguration) {
+    /// Sets what `_HEADERS`, `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` and the TLS files
+    /// (`_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY`) say, leaving the rest as it is.
+    func apply(to c: inout some OTLPTransportSettings) {
+        if let headers { c.headers = headers }
+        if let gzip { c.gzip = gzip }
+        if let timeout { c.timeout = timeout }
+        if let encoding { c.encoding = encoding }
         for (suffix, field, _) in OTLPConfiguration.tlsVariables {
-            if let path = value(suffix) { tls[keyPath: field] = path }
+            if let path = value(suffix) { c.tls[keyPath: field] = path }
         }
     }
 }

@@ -53,16 +53,10 @@ public final class OTLPHTTPExporter: SpanExporter {
     public func shutdown() async {}
 
     func request(for batch: [SpanData]) -> HTTPRequest {
-        var body = configuration.encoding == .protobuf
+        let body = configuration.encoding == .protobuf
             ? OTLPProtobuf.encode(batch, resource: resource, scope: scope)
             : OTLPJSON.encode(batch, resource: resource, scope: scope)
-        var headers = configuration.headers
-        headers.append(("Content-Type", configuration.encoding == .protobuf ? "application/x-protobuf" : "application/json"))
-        if configuration.gzip, let compressed = try? Gzip.compress(body) {
-            body = compressed
-            headers.append(("Content-Encoding", "gzip"))
-        }
-        return HTTPRequest(method: "POST", url: configuration.tracesEndpoint, headers: headers, body: body, timeout: configuration.timeout, tls: configuration.tls)
+        return HTTPRequest(otlp: body, to: configuration.tracesEndpoint, configuration)
     }
 
     private func send(_ batch: [SpanData]) async -> SpanExportResult {
@@ -78,5 +72,20 @@ public final class OTLPHTTPExporter: SpanExporter {
             return .success
         }
         return .partialSuccess(rejected: Int(clamping: rejected), message: message)
+    }
+}
+
+extension HTTPRequest {
+    /// An OTLP/HTTP export: `body` (encoded as `settings.encoding` says) posted to `url` with its
+    /// content type and the configured headers, gzip-compressed when `settings.gzip` asks.
+    init(otlp body: [UInt8], to url: String, _ settings: some OTLPTransportSettings) {
+        var body = body
+        var headers = settings.headers
+        headers.append(("Content-Type", settings.encoding == .protobuf ? "application/x-protobuf" : "application/json"))
+        if settings.gzip, let compressed = try? Gzip.compress(body) {
+            body = compressed
+            headers.append(("Content-Encoding", "gzip"))
+        }
+        self.init(method: "POST", url: url, headers: headers, body: body, timeout: settings.timeout, tls: settings.tls)
     }
 }

@@ -71,7 +71,8 @@ public struct OTLPMetricsConfiguration: Sendable, CustomStringConvertible {
         return names.contains("otlp")
     }
 
-    /// `base` overridden by the OpenTelemetry variables: `OTEL_METRICS_EXPORTER` (`otlp`, `none`),
+    /// `base` overridden by the OpenTelemetry variables: `OTEL_METRICS_EXPORTER` (`otlp`, `none`;
+    /// `OTEL_SDK_DISABLED=true` turns the export off whatever it says),
     /// `OTEL_METRIC_EXPORT_INTERVAL` and `OTEL_METRIC_EXPORT_TIMEOUT` (milliseconds),
     /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as it is) or `OTEL_EXPORTER_OTLP_ENDPOINT`
     /// (with `/v1/metrics` appended), and `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`, `_COMPRESSION`,
@@ -81,6 +82,7 @@ public struct OTLPMetricsConfiguration: Sendable, CustomStringConvertible {
                                        base: OTLPMetricsConfiguration = OTLPMetricsConfiguration()) throws(OTLPEnvironmentError) -> OTLPMetricsConfiguration {
         var c = base
         if let enabled = try exporterSetting(environment) { c.enabled = enabled }
+        if environment["OTEL_SDK_DISABLED"]?.trimmed().lowercased() == "true" { c.enabled = false }
         func milliseconds(_ name: String) -> Duration? {
             environment[name].flatMap { Int($0.trimmed()) }.flatMap { $0 > 0 ? .milliseconds($0) : nil }
         }
@@ -88,14 +90,12 @@ public struct OTLPMetricsConfiguration: Sendable, CustomStringConvertible {
         if let timeout = milliseconds("OTEL_METRIC_EXPORT_TIMEOUT") { c.exportTimeout = timeout }
         let read = OTLPEnvironment(environment, signal: "METRICS", path: "/v1/metrics")
         if let endpoint = read.endpoint { c.endpoint = endpoint }
-        if let headers = read.headers { c.headers = headers }
-        if let gzip = read.gzip { c.gzip = gzip }
-        if let timeout = read.timeout { c.timeout = timeout }
-        if let encoding = read.encoding { c.encoding = encoding }
-        read.applyTLS(to: &c.tls)
+        read.apply(to: &c)
         return c
     }
 }
+
+extension OTLPMetricsConfiguration: OTLPTransportSettings {}
 
 /// An OpenTelemetry variable whose value cannot be used.
 public struct OTLPEnvironmentError: Error, CustomStringConvertible, Sendable {

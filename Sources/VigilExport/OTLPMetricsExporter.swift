@@ -56,16 +56,10 @@ public final class OTLPMetricsExporter: Sendable {
     }
 
     func request(for metrics: [MetricData]) -> HTTPRequest {
-        var body = configuration.encoding == .protobuf
+        let body = configuration.encoding == .protobuf
             ? OTLPMetricsProtobuf.encode(metrics, resource: resource, scope: scope)
             : OTLPMetricsJSON.encode(metrics, resource: resource, scope: scope)
-        var headers = configuration.headers
-        headers.append(("Content-Type", configuration.encoding == .protobuf ? "application/x-protobuf" : "application/json"))
-        if configuration.gzip, let compressed = try? Gzip.compress(body) {
-            body = compressed
-            headers.append(("Content-Encoding", "gzip"))
-        }
-        return HTTPRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: configuration.timeout, tls: configuration.tls)
+        return HTTPRequest(otlp: body, to: configuration.endpoint, configuration)
     }
 
     /// Pushes the registry once, retrying as `configuration.retry` says, all within

@@ -2,32 +2,16 @@ import VigilSupport
 import VigilTracing
 
 /// Encodes `ExportMetricsServiceRequest` (opentelemetry-proto, collector/metrics/v1) as protobuf.
-/// Field numbers are cited from metrics.proto; resource and scope are written as for traces.
+/// Field numbers are cited from metrics.proto; resource and scope are the envelope traces use.
 /// Every Sum and Histogram is cumulative (`AGGREGATION_TEMPORALITY_CUMULATIVE` = 2).
 public enum OTLPMetricsProtobuf {
     static let cumulative: UInt64 = 2
 
     /// One request holding `metrics`, all under `resource` and `scope`.
     public static func encode(_ metrics: [MetricData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
-        var w = ProtobufWriter(capacity: 512 + metrics.count * 256)
-        // ExportMetricsServiceRequest.resource_metrics = 1
-        w.message(1) { w in
-            // ResourceMetrics.resource = 1 → Resource.attributes = 1
-            w.message(1) { w in
-                for attribute in resource.attributes { w.message(1) { OTLPProtobuf.keyValue(&$0, attribute) } }
-            }
-            // ResourceMetrics.scope_metrics = 2
-            w.message(2) { w in
-                // ScopeMetrics.scope = 1 → InstrumentationScope.name = 1, version = 2
-                w.message(1) { w in
-                    w.string(1, scope.name)
-                    w.string(2, scope.version)
-                }
-                // ScopeMetrics.metrics = 2
-                for metric in metrics { w.message(2) { encodeMetric(&$0, metric) } }
-            }
+        OTLPEnvelope.protobuf(capacity: 512 + metrics.count * 256, resource: resource, scope: scope) { w in
+            for metric in metrics { w.message(2) { encodeMetric(&$0, metric) } }  // ScopeMetrics.metrics = 2
         }
-        return w.bytes
     }
 
     static func encodeMetric(_ w: inout ProtobufWriter, _ metric: MetricData) {
@@ -97,17 +81,7 @@ public enum OTLPMetricsProtobuf {
 public enum OTLPMetricsJSON {
     /// One request holding `metrics`, all under `resource` and `scope`, on one line.
     public static func encode(_ metrics: [MetricData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
-        var out = JSONWriter()
-        out.raw("{\"resourceMetrics\":[{\"resource\":{\"attributes\":")
-        out.attributes(resource.attributes)
-        out.raw("},\"scopeMetrics\":[{\"scope\":{\"name\":")
-        out.string(scope.name)
-        out.raw(",\"version\":")
-        out.string(scope.version)
-        out.raw("},\"metrics\":")
-        out.list(metrics, encodeMetric)
-        out.raw("}]}]}")
-        return out.bytes
+        OTLPEnvelope.json(kind: "Metrics", itemsKey: "metrics", resource: resource, scope: scope) { $0.list(metrics, encodeMetric) }
     }
 
     static func encodeMetric(_ out: inout JSONWriter, _ metric: MetricData) {
@@ -171,19 +145,10 @@ public enum OTLPMetricsJSON {
             out.attributes(e.filteredAttributes.map { Attribute($0.name, .string($0.value)) })
             out.raw(",\"timeUnixNano\":\"\(e.timeUnixNano)\",\"asDouble\":")
             out.double(e.value)
-            if let span = e.spanID { out.raw(",\"spanId\":\"\(hex(span))\"") }
-            if let trace = e.traceID { out.raw(",\"traceId\":\"\(hex(trace))\"") }
+            if let span = e.spanID { out.raw(",\"spanId\":\"\(Hex.encode(span))\"") }
+            if let trace = e.traceID { out.raw(",\"traceId\":\"\(Hex.encode(trace))\"") }
             out.raw("}")
         }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(Hex.digit(b >> 4))
-            out.append(Hex.digit(b))
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

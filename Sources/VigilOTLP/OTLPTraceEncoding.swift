@@ -20,25 +20,9 @@ public struct InstrumentationScope: Sendable, Equatable {
 public enum OTLPProtobuf {
     /// One request holding `spans`, all under `resource` and `scope`.
     public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
-        var w = ProtobufWriter(capacity: 256 + spans.count * 192)
-        // ExportTraceServiceRequest.resource_spans = 1
-        w.message(1) { w in
-            // ResourceSpans.resource = 1 → Resource.attributes = 1
-            w.message(1) { w in
-                for attribute in resource.attributes { w.message(1) { keyValue(&$0, attribute) } }
-            }
-            // ResourceSpans.scope_spans = 2
-            w.message(2) { w in
-                // ScopeSpans.scope = 1 → InstrumentationScope.name = 1, version = 2
-                w.message(1) { w in
-                    w.string(1, scope.name)
-                    w.string(2, scope.version)
-                }
-                // ScopeSpans.spans = 2
-                for span in spans { w.message(2) { encodeSpan(&$0, span) } }
-            }
+        OTLPEnvelope.protobuf(capacity: 256 + spans.count * 192, resource: resource, scope: scope) { w in
+            for span in spans { w.message(2) { encodeSpan(&$0, span) } }  // ScopeSpans.spans = 2
         }
-        return w.bytes
     }
 
     static func encodeSpan(_ w: inout ProtobufWriter, _ span: SpanData) {
@@ -116,17 +100,7 @@ public enum OTLPProtobuf {
 public enum OTLPJSON {
     /// One request holding `spans`, all under `resource` and `scope`, on one line.
     public static func encode(_ spans: [SpanData], resource: TelemetryResource, scope: InstrumentationScope = InstrumentationScope()) -> [UInt8] {
-        var out = JSONWriter()
-        out.raw("{\"resourceSpans\":[{\"resource\":{\"attributes\":")
-        out.attributes(resource.attributes)
-        out.raw("},\"scopeSpans\":[{\"scope\":{\"name\":")
-        out.string(scope.name)
-        out.raw(",\"version\":")
-        out.string(scope.version)
-        out.raw("},\"spans\":")
-        out.list(spans, encodeSpan)
-        out.raw("}]}]}")
-        return out.bytes
+        OTLPEnvelope.json(kind: "Spans", itemsKey: "spans", resource: resource, scope: scope) { $0.list(spans, encodeSpan) }
     }
 
     static func encodeSpan(_ out: inout JSONWriter, _ span: SpanData) {

@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// Reads an OpenMetrics 1.0 exposition, as `Registry.render(.openMetrics, includeCreated: true)`
 /// writes it, into OTLP metrics (`MetricData`).
 ///
@@ -160,9 +162,9 @@ public enum OpenMetricsReader {
             var exemplar = MetricExemplar(traceID: nil, spanID: nil, value: exemplarValue,
                                           timeUnixNano: timestamp.flatMap { $0.isFinite && $0 > 0 ? nanos($0) : nil } ?? 0)
             for label in labels {
-                if label.name == "trace_id", label.value.utf8.count == 32, let id = hexBytes(label.value) {
+                if label.name == "trace_id", let id = idBytes(label.value, digits: 32) {
                     exemplar.traceID = id
-                } else if label.name == "span_id", label.value.utf8.count == 16, let id = hexBytes(label.value) {
+                } else if label.name == "span_id", let id = idBytes(label.value, digits: 16) {
                     exemplar.spanID = id
                 } else {
                     exemplar.filteredAttributes.append(label)
@@ -183,29 +185,19 @@ public enum OpenMetricsReader {
             rest = rest[rest.index(after: equals)...]
             guard rest.first == "\"" else { return nil }
             rest = rest.dropFirst()
-            var value = ""
+            // The value ends at the first quote that no backslash escapes.
             var escaped = false
-            var closed = false
-            while let c = rest.popFirst() {
-                if escaped {
-                    value.append(c == "n" ? "\n" : c)
-                    escaped = false
-                } else if c == "\\" {
-                    escaped = true
-                } else if c == "\"" {
-                    closed = true
-                    break
-                } else {
-                    value.append(c)
-                }
-            }
-            guard closed else { return nil }
-            labels.append(MetricPoint.Label(name, value))
+            guard let close = rest.firstIndex(where: { c in
+                defer { escaped = !escaped && c == "\\" }
+                return !escaped && c == "\""
+            }) else { return nil }
+            labels.append(MetricPoint.Label(name, unescape(rest[..<close])))
+            rest = rest[rest.index(after: close)...]
             if rest.first == "," { rest = rest.dropFirst() }
         }
     }
 
-    /// HELP text: `\\`, `\n` and `\"` unescaped.
+    /// Label values and HELP text: `\\`, `\n` and `\"` unescaped.
     static func unescape(_ text: Substring) -> String {
         var out = ""
         var escaped = false
@@ -236,25 +228,16 @@ public enum OpenMetricsReader {
         UInt64(exactly: (seconds * 1e9).rounded()) ?? 0
     }
 
-    /// Bytes from lowercase or uppercase hex digits; nil on anything else.
-    static func hexBytes(_ text: String) -> [UInt8]? {
+    /// The bytes of an id written as `digits` hex digits (32 for a trace, 16 for a span), either
+    /// case; nil for anything else.
+    static func idBytes(_ text: String, digits: Int) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == digits else { return nil }
         var bytes: [UInt8] = []
-        var high: UInt8?
-        for c in text.utf8 {
-            let v: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            if let h = high {
-                bytes.append(h << 4 | v)
-                high = nil
-            } else {
-                high = v
-            }
+        for start in stride(from: 0, to: digits, by: 16) {
+            guard let value = Hex.decode(utf8[start..<min(start + 16, digits)], ignoringCase: true) else { return nil }
+            bytes += Hex.bigEndianBytes(value)
         }
-        return high == nil ? bytes : nil
+        return bytes
     }
 }

@@ -199,7 +199,7 @@ public struct SidecarConfig: Sendable {
             try Self.checkOTLPFiles(environment, merged)
             otlp = merged
         }
-        if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") || $0.hasPrefix("OTEL_METRIC") }) {
+        if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") || $0.hasPrefix("OTEL_METRIC") || $0 == "OTEL_SDK_DISABLED" }) {
             do {
                 otlpMetrics = try OTLPMetricsConfiguration.fromEnvironment(environment, base: otlpMetrics)
             } catch {

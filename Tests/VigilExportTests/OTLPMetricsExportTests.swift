@@ -125,6 +125,8 @@ final class OTLPMetricsExportTests: XCTestCase {
         var on = OTLPMetricsConfiguration()
         on.enabled = true
         XCTAssertFalse(try OTLPMetricsConfiguration.fromEnvironment(["OTEL_METRICS_EXPORTER": "none"], base: on).enabled, "none disables")
+        XCTAssertFalse(try OTLPMetricsConfiguration.fromEnvironment(["OTEL_METRICS_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "TRUE"]).enabled,
+                       "a disabled SDK exports nothing")
         XCTAssertThrowsError(try OTLPMetricsConfiguration.fromEnvironment(["OTEL_METRICS_EXPORTER": "console"])) { error in
             XCTAssertTrue("\(error)".hasPrefix("OTEL_METRICS_EXPORTER: \"console\" is not an exporter Vigil has"), "\(error)")
         }
