@@ -94,7 +94,8 @@ public final class OTLPMetricsExporter: Sendable {
     /// the last values reach the collector. Cancelling abandons a push in flight at once. The last
     /// push is one attempt, with no retries, in a task of its own, which that cancellation does
     /// not reach; it is abandoned in turn after `finalPushTimeout` (give it what is left of a
-    /// shutdown's grace period), read when it starts.
+    /// shutdown's grace period), read when it starts. It too waits for a hold on the endpoint
+    /// (`EndpointThrottle`): a collector that asked to wait longer than that never gets it.
     public func run(finalPushTimeout: @autoclosure @escaping @Sendable () -> Duration = .seconds(10),
                     onFailure: (@Sendable (PushError) -> Void)? = nil) async {
         while !Task.isCancelled {

@@ -115,7 +115,8 @@ public final class PushgatewayClient: Sendable {
     /// `finalPushTimeout` (give it what is left of a shutdown's grace period).
     ///
     /// `finalPushTimeout` is read when the last push starts, so a caller can hand over what is
-    /// left of its shutdown deadline at that moment.
+    /// left of its shutdown deadline at that moment. The last push too waits for a hold on the
+    /// endpoint (`EndpointThrottle`): a gateway that asked to wait longer than that never gets it.
     public func run(every interval: Duration, method: Method = .put,
                     finalPushTimeout: @autoclosure @escaping @Sendable () -> Duration = .seconds(10),
                     onFailure: (@Sendable (PushError) -> Void)? = nil) async {

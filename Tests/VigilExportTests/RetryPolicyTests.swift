@@ -126,6 +126,15 @@ final class RetryPolicyTests: XCTestCase {
         XCTAssertNil(throttle.remaining("http://h/v1/traces"))
     }
 
+    func testAnEndpointIsSchemeHostPortAndPathHoweverSpelled() {
+        XCTAssertEqual(EndpointThrottle.key(for: "http://user:pw@Collector:4318/v1/traces?x=1#f"), "http://collector:4318/v1/traces")
+        XCTAssertEqual(EndpointThrottle.key(for: "https://collector/v1/metrics"), "https://collector:443/v1/metrics")
+        XCTAssertEqual(EndpointThrottle.key(for: "http://collector"), "http://collector:80/")
+        XCTAssertEqual(EndpointThrottle.key(for: "http://[::1]/metrics/job/j"), "http://[::1]:80/metrics/job/j")
+        XCTAssertEqual(EndpointThrottle.key(for: "http://[::1]:9091/metrics/job/j"), "http://[::1]:9091/metrics/job/j")
+        XCTAssertEqual(EndpointThrottle.key(for: "not a url"), "not a url")
+    }
+
     func testCancellationWhileTheEndpointIsHeldSendsNothing() async throws {
         let throttle = EndpointThrottle()
         throttle.hold(request.url, for: .seconds(30))
