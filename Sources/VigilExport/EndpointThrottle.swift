@@ -9,7 +9,7 @@ import VigilSupport
 /// each; exporters that send to the same URL share one hold. The process shares one throttle
 /// (`shared`), so two exporters aimed at one endpoint honour each other's `Retry-After`.
 ///
-/// A hold only ever grows: an earlier answer asking for less does not shorten it.
+/// A hold only ever grows: a later answer asking for less does not shorten it.
 public final class EndpointThrottle: Sendable {
     /// The process's throttle, used by every push client unless a test passes its own.
     public static let shared = EndpointThrottle()
