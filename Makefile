@@ -2,7 +2,7 @@
 SWIFT ?= swift
 
 .PHONY: test demo setup build unit tsan interop rules e2e metrics-only deploy prometheusrule \
-	release install uninstall bench load clean
+	release install uninstall bench footprint load clean
 
 test: setup build unit tsan interop rules e2e metrics-only deploy
 
@@ -89,9 +89,16 @@ demo: setup
 	$(SWIFT) build --product vigil
 	.build/debug/vigil demo
 
-# Vigil against swift-prometheus, side by side (Benchmarks/ is a package of its own).
+# Vigil against swift-prometheus, side by side (Benchmarks/ is a package of its own); then the
+# sidecar's resident memory beside process-exporter's (`make footprint`).
 bench: setup
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+	$(MAKE) --no-print-directory footprint
+
+# Resident memory of the release vigil beside process-exporter watching the same processes, idle
+# with one plugin and with 200 watched processes (needs prometheus-process-exporter).
+footprint: release
+	scripts/footprint .build/release/vigil
 
 # Scrapes per second and p99 under wrk: Vigil's server beside swift-prometheus on plain NIO.
 load: setup

@@ -1,4 +1,3 @@
-import Yams
 import VigilSupport
 
 /// A problem in a configuration file, said the way an editor wants it:
@@ -31,19 +30,9 @@ struct ConfigReader {
     /// The YAML node tree of `text`, its lines kept for errors; nil for an empty document.
     func compose(_ text: String) throws(ConfigError) -> Node? {
         do {
-            return try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: Self.line(of: error), path: "", message: "not valid YAML: \(error)")
+            return try YAMLReader.compose(text)
         } catch {
-            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
-        }
-    }
-
-    /// The line a YAML error points at.
-    static func line(of error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-        default: nil
+            throw ConfigError(file: file, line: error.mark.line, path: "", message: "not valid YAML: \(error)")
         }
     }
 
@@ -131,7 +120,6 @@ struct ConfigReader {
         case .scalar(let s): "\"\(s.string)\""
         case .mapping: "a mapping"
         case .sequence: "a list"
-        default: "an alias"
         }
     }
 

@@ -1,6 +1,5 @@
 import Vigil
 import VigilSupport
-import Yams
 
 // The push targets' sections of vigil.yml, `pushgateway:` and `otlp:`, with their credentials
 // and TLS settings, the keys and rules of Prometheus' `basic_auth`, `bearer_token[_file]` and

@@ -1,6 +1,5 @@
 import Vigil
 import VigilSupport
-import Yams
 
 /// Everything `vigil serve` runs from; see config/vigil.yml for the annotated reference.
 public struct SidecarConfig: Sendable {

@@ -1,6 +1,5 @@
 import Vigil
 import VigilSupport
-import Yams
 
 /// Reads the exporter-toolkit web configuration file that `--web.config.file` names, the same
 /// file node_exporter and Prometheus read (see config/web.yml), into a `WebConfig`. Relative

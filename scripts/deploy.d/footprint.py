@@ -1,0 +1,53 @@
+"""The sidecar's footprint, as far as linkage shows it: vigil must not carry full Foundation,
+FoundationInternationalization or the ICU data of _FoundationICU (tens of MB resident, for a
+sidecar that needs none of it; FoundationEssentials alone is fine), and the binary `make release`
+builds must carry its Swift runtime (--static-swift-stdlib), so that it runs without the toolchain.
+
+ldd shows what a dynamically linked binary loads; a static one hides Foundation from ldd, so the
+symbols are read too (nm): Swift mangles a module name with its length in front ($s10Foundation…,
+$s30FoundationInternationalization…), and _FoundationICU's C functions are named swift_u….
+RSS itself is measured by scripts/footprint (`make footprint`), never asserted: it depends on the
+machine."""
+import re
+
+from support import run
+
+FOUNDATION_LIBRARIES = re.compile(r"(^|[\s/])(libFoundation|libFoundationInternationalization|lib_FoundationICU|libFoundationNetworking|libFoundationXML)\.so")
+FOUNDATION_SYMBOLS = re.compile(r"\$s10Foundation[0-9A-Z_]|\$s30FoundationInternationalization|\bswift_u(col|loc|cal|num|dat|text|str|set|norm|trans|regex|brk)_")
+SWIFT_RUNTIME = re.compile(r"(^|[\s/])libswift(Core|_Concurrency|Dispatch|_StringProcessing|Synchronization)\.so")
+
+
+def ldd(vigil):
+    result = run(["ldd", vigil])
+    if result.returncode != 0:
+        raise RuntimeError(f"ldd {vigil} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def no_full_foundation_loaded(vigil):
+    hits = [line.strip() for line in ldd(vigil).splitlines() if FOUNDATION_LIBRARIES.search(line)]
+    return [f"{vigil} loads full Foundation or its ICU (ldd): " + "; ".join(hits) +
+            ". Find the module that imports Foundation (grep -rn 'import Foundation' Sources .build/checkouts/*/Sources)"] if hits else []
+
+
+def no_foundation_symbols(vigil):
+    result = run(["nm", "--no-demangle", vigil], timeout=300)
+    if result.returncode != 0 or not result.stdout:
+        return [f"nm {vigil} listed no symbols: cannot tell ({result.stderr.strip()})"]
+    symbols = (line.split()[-1] for line in result.stdout.splitlines() if line.strip())
+    hits = sorted({symbol for symbol in symbols if FOUNDATION_SYMBOLS.search(symbol)})
+    return [f"{vigil} refers to full Foundation or ICU symbols, for example: " + ", ".join(hits[:5])] if hits else []
+
+
+def swift_runtime_linked_in(vigil):
+    hits = [line.strip() for line in ldd(vigil).splitlines() if SWIFT_RUNTIME.search(line)]
+    return [f"{vigil} loads the Swift runtime from the toolchain: " + "; ".join(hits) +
+            " (build it with `make release`: swift build -c release --static-swift-stdlib)"] if hits else []
+
+
+def checks(vigil):
+    yield "footprint: vigil loads no full Foundation, FoundationInternationalization or ICU (ldd)", lambda: no_full_foundation_loaded(vigil)
+    yield "footprint: vigil refers to no full Foundation or ICU symbol (nm)", lambda: no_foundation_symbols(vigil)
+    # Only the release build links the runtime in; the debug build loads it from the toolchain.
+    if "/release/" in str(vigil):
+        yield "footprint: the release vigil carries its Swift runtime (--static-swift-stdlib)", lambda: swift_runtime_linked_in(vigil)
