@@ -210,7 +210,10 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
         }
         let all = labels.isEmpty
         return removeSeries { state in
-            if all { state.overflow = nil }
+            if all, let overflow = state.overflow {
+                overflow.removed.store(true, ordering: .releasing)
+                state.overflow = nil
+            }
             return state.series.filter { series in wanted.allSatisfy { series.labelValues[$0.index] == $0.value } }
         }
     }
@@ -222,7 +225,10 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
             let chosen = choose(&state)
             guard !chosen.isEmpty else { return (0, []) }
             let gone = Set(chosen.map(ObjectIdentifier.init))
-            for series in chosen { state.table.remove(series) }
+            for series in chosen {
+                state.table.remove(series)
+                series.removed.store(true, ordering: .releasing)
+            }
             state.series.removeAll { gone.contains(ObjectIdentifier($0)) }
             state.sorted = nil
             state.garbage.append(contentsOf: chosen as [AnyObject])
