@@ -46,6 +46,18 @@ public class Series: @unchecked Sendable {
     /// Writes this series' samples; each kind overrides it.
     func write(_ family: FamilyLayout, to writer: ExpositionWriter) {}
 
+    /// Writes the samples of every series of `plan`, all of this kind. Kinds whose lines are
+    /// one prefix and one value override it to read the values in batches.
+    class func writeAll(_ plan: RenderPlan, _ family: FamilyLayout, to writer: ExpositionWriter) {
+        for i in 0..<plan.count {
+            plan.series(i, as: Series.self)._withUnsafeGuaranteedRef { $0.write(family, to: writer) }
+        }
+    }
+
+    /// How many series `writeAll` reads before it writes their lines: enough cache misses in
+    /// flight at once to hide most of their latency, few enough to stay in registers and L1.
+    static var renderBatch: Int { 32 }
+
     /// Whether the series' label values are exactly `values`.
     @inlinable
     final func hasLabelValues(_ values: [String]) -> Bool {
