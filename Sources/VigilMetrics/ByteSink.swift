@@ -6,17 +6,39 @@ import Musl
 
 /// A growable byte buffer written with memcpy: rendering 100k series is a few million small
 /// appends, and `Array.append(contentsOf:)` costs several times a memcpy for each of them.
+///
+/// It can write into memory it is lent (an array's uninitialised storage), so that the
+/// exposition needs no final copy; past the end of that memory it carries on in its own.
 final class ByteSink {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
     private var capacity: Int
+    /// False while `base` is the lent memory, which is not ours to free.
+    private var owned: Bool
 
     init(capacity: Int) {
         self.capacity = max(capacity, 256)
         base = .allocate(capacity: self.capacity)
+        owned = true
     }
 
-    deinit { base.deallocate() }
+    /// Writes into `memory` while it has room.
+    init(lending memory: UnsafeMutableBufferPointer<UInt8>) {
+        if let start = memory.baseAddress, memory.count > 0 {
+            base = start
+            capacity = memory.count
+            owned = false
+        } else {
+            capacity = 256
+            base = .allocate(capacity: capacity)
+            owned = true
+        }
+    }
+
+    deinit { if owned { base.deallocate() } }
+
+    /// Whether every byte so far is in the lent memory.
+    var isInLentMemory: Bool { !owned }
 
     @inline(__always)
     func reserve(_ extra: Int) {
@@ -28,7 +50,8 @@ final class ByteSink {
         while newCapacity < needed { newCapacity *= 2 }
         let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
         fresh.update(from: base, count: count)
-        base.deallocate()
+        if owned { base.deallocate() }
+        owned = true
         base = fresh
         capacity = newCapacity
     }
@@ -84,5 +107,7 @@ final class ByteSink {
         count &+= digits
     }
 
-    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    var bytes: [UInt8] { Array(written) }
+
+    var written: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
 }

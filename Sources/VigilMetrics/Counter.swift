@@ -12,10 +12,11 @@ public final class Counter: Series, @unchecked Sendable {
     /// Address of the stripes, 0 until the counter has seen contention.
     @usableFromInline let stripes = Atomic<UInt>(0)
     @usableFromInline let floating = Atomic<UInt64>(0)
+    /// Set once an exemplar is kept, so that rendering skips the lock for the many that have none.
+    /// Beside the values: a scrape reads these four fields and nothing else of the counter.
+    let hasExemplar = Atomic<Bool>(false)
     let exemplarLock = SpinLock()
     nonisolated(unsafe) var exemplar: Exemplar?
-    /// Set once an exemplar is kept, so that rendering skips the lock for the many that have none.
-    let hasExemplar = Atomic<Bool>(false)
 
     @usableFromInline static let stripeCount = 16
     /// 128 bytes a stripe: adjacent-line prefetchers pull cache lines in pairs.
@@ -127,6 +128,39 @@ public final class Counter: Series, @unchecked Sendable {
             }
         }
         addToStripe(n, raw)
+    }
+
+    /// Reads a batch of counters (loads only, independent of each other, so the processor has
+    /// the whole batch in flight), then writes their lines from the plan's prefixes. A counter
+    /// with a fractional part or an exemplar to write, and every counter when `_created` is
+    /// asked for, goes through `write(_:to:)`.
+    override class func writeAll(_ plan: RenderPlan, _ family: FamilyLayout, to writer: ExpositionWriter) {
+        guard !writer.includeCreated else { return super.writeAll(plan, family, to: writer) }
+        let openMetrics = writer.format == .openMetrics
+        let batch = renderBatch
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: batch) { totals in
+            withUnsafeTemporaryAllocation(of: Bool.self, capacity: batch) { plain in
+                var start = 0
+                while start < plan.count {
+                    let end = min(start + batch, plan.count)
+                    for i in start..<end {
+                        plan.series(i, as: Counter.self)._withUnsafeGuaranteedRef { counter in
+                            totals[i &- start] = counter.integerTotal
+                            plain[i &- start] = counter.floating.doubleValue == 0
+                                && !(openMetrics && counter.hasExemplar.load(ordering: .acquiring))
+                        }
+                    }
+                    for i in start..<end {
+                        if plain[i &- start] {
+                            writer.line(plan.prefix(i), integer: totals[i &- start])
+                        } else {
+                            plan.series(i, as: Counter.self)._withUnsafeGuaranteedRef { $0.write(family, to: writer) }
+                        }
+                    }
+                    start = end
+                }
+            }
+        }
     }
 
     override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {

@@ -7,9 +7,13 @@ struct ExpositionWriter {
     let sink: ByteSink
 
     init(format: ExpositionFormat, includeCreated: Bool, capacity: Int) {
+        self.init(format: format, includeCreated: includeCreated, sink: ByteSink(capacity: capacity))
+    }
+
+    init(format: ExpositionFormat, includeCreated: Bool, sink: ByteSink) {
         self.format = format
         self.includeCreated = includeCreated
-        self.sink = ByteSink(capacity: capacity)
+        self.sink = sink
     }
 
     var bytes: [UInt8] { sink.bytes }
@@ -47,6 +51,21 @@ struct ExpositionWriter {
     func line(_ prefix: [UInt8], integer: UInt64) {
         sink.append(prefix)
         sink.append(decimal: integer)
+        sink.append(UInt8(ascii: "\n"))
+    }
+
+    /// The same, with the prefix in a render plan's buffer.
+    @inline(__always)
+    func line(_ prefix: UnsafeRawBufferPointer, integer: UInt64) {
+        sink.append(prefix)
+        sink.append(decimal: integer)
+        sink.append(UInt8(ascii: "\n"))
+    }
+
+    @inline(__always)
+    func line(_ prefix: UnsafeRawBufferPointer, value: Double) {
+        sink.append(prefix)
+        double(value)
         sink.append(UInt8(ascii: "\n"))
     }
 

@@ -37,6 +37,25 @@ public final class Gauge: Series, @unchecked Sendable {
     /// The current value.
     public var value: Double { bits.doubleValue }
 
+    /// Reads a batch of gauges, then writes their lines from the plan's prefixes; see
+    /// `Counter.writeAll`.
+    override class func writeAll(_ plan: RenderPlan, _ family: FamilyLayout, to writer: ExpositionWriter) {
+        let batch = renderBatch
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: batch) { values in
+            var start = 0
+            while start < plan.count {
+                let end = min(start + batch, plan.count)
+                for i in start..<end {
+                    values[i &- start] = plan.series(i, as: Gauge.self)._withUnsafeGuaranteedRef { $0.value }
+                }
+                for i in start..<end {
+                    writer.line(plan.prefix(i), value: values[i &- start])
+                }
+                start = end
+            }
+        }
+    }
+
     override func write(_ family: FamilyLayout, to writer: ExpositionWriter) {
         writer.line(linePrefix, value: value)
     }

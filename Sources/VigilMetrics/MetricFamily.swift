@@ -36,7 +36,8 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
     private struct State {
         var series: [S] = []
         var table: SeriesTable
-        var sorted: [S]?
+        /// What the next scrape writes; nil when series came or went since it was built.
+        var plan: RenderPlan?
         var overflow: S?
         /// Removed series and retired tables that lookups may still be inside.
         var garbage: [AnyObject] = []
@@ -146,11 +147,12 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
                 let overflowValues = values.map { _ in Self.overflowLabelValue }
                 let overflow = make(overflowValues, LabelHash.of(overflowValues))
                 state.overflow = overflow
+                state.plan = nil
                 return overflow
             }
             let series = make(values, hash)
             state.series.append(series)
-            state.sorted = nil
+            state.plan = nil
             if state.table.hasRoomForOneMore {
                 state.table.insert(series)
             } else {
@@ -210,7 +212,11 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
         }
         let all = labels.isEmpty
         return removeSeries { state in
-            if all { state.overflow = nil }
+            if all, let overflow = state.overflow {
+                overflow.removed.store(true, ordering: .releasing)
+                state.overflow = nil
+                state.plan = nil
+            }
             return state.series.filter { series in wanted.allSatisfy { series.labelValues[$0.index] == $0.value } }
         }
     }
@@ -222,9 +228,12 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
             let chosen = choose(&state)
             guard !chosen.isEmpty else { return (0, []) }
             let gone = Set(chosen.map(ObjectIdentifier.init))
-            for series in chosen { state.table.remove(series) }
+            for series in chosen {
+                state.table.remove(series)
+                series.removed.store(true, ordering: .releasing)
+            }
             state.series.removeAll { gone.contains(ObjectIdentifier($0)) }
-            state.sorted = nil
+            state.plan = nil
             state.garbage.append(contentsOf: chosen as [AnyObject])
             guard state.garbage.count >= garbageBatch else { return (chosen.count, []) }
             defer { state.garbage = [] }
@@ -251,11 +260,18 @@ public final class MetricFamily<S: Series>: @unchecked Sendable {
 
     /// Every series, sorted by label values, the overflow series last.
     public var allSeries: [S] {
+        plan().series.map { unsafeDowncast($0, to: S.self) }
+    }
+
+    /// The plan of the next scrape, built again when series came or went since the last.
+    func plan() -> RenderPlan {
         state.withLock { state in
-            if state.sorted == nil {
-                state.sorted = state.series.sorted { $0.labelValues.lexicographicallyPrecedes($1.labelValues) }
-            }
-            return state.overflow.map { state.sorted! + [$0] } ?? state.sorted!
+            if let plan = state.plan { return plan }
+            var sorted: [Series] = state.series.sorted { $0.labelValues.lexicographicallyPrecedes($1.labelValues) }
+            if let overflow = state.overflow { sorted.append(overflow) }
+            let plan = RenderPlan(sorted)
+            state.plan = plan
+            return plan
         }
     }
 }
@@ -270,10 +286,10 @@ protocol ExposableFamily: AnyObject, Sendable {
 
 extension MetricFamily: ExposableFamily {
     func write(to writer: ExpositionWriter) {
-        let series = allSeries
-        guard !series.isEmpty else { return }
+        let plan = plan()
+        guard plan.count > 0 else { return }
         writer.header(descriptor)
-        for s in series { s.write(layout, to: writer) }
+        S.writeAll(plan, layout, to: writer)
     }
 }
 

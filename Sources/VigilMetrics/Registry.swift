@@ -198,9 +198,43 @@ public final class Registry: Sendable {
         }
     }
 
-    /// Renders every family, sorted by name and then by label values, in `format`.
+    /// Renders every family, sorted by name and then by label values, in `format`. The bytes
+    /// are written straight into the returned array's storage, with no final copy.
     /// - Parameter includeCreated: also write the `_created` samples of counters and histograms.
     public func render(_ format: ExpositionFormat = .text, includeCreated: Bool = false) -> [UInt8] {
+        var bytes: [UInt8] = []
+        write(into: &bytes, format, includeCreated: includeCreated)
+        return bytes
+    }
+
+    /// Appends the exposition `render` returns to `buffer`. Into an empty buffer it is written
+    /// in place, in storage sized from the previous scrape, and the buffer's old storage is
+    /// released; after existing bytes it is appended, one copy.
+    public func write(into buffer: inout [UInt8], _ format: ExpositionFormat = .text, includeCreated: Bool = false) {
+        let last = lastRenderSize.load(ordering: .relaxed)
+        let estimate = last + last / 8 + 1024
+        guard buffer.isEmpty else {
+            let sink = ByteSink(capacity: estimate)
+            write(to: ExpositionWriter(format: format, includeCreated: includeCreated, sink: sink))
+            buffer.append(contentsOf: sink.written)
+            return
+        }
+        var overflowed: ByteSink?
+        buffer = [UInt8](unsafeUninitializedCapacity: estimate) { memory, initialized in
+            let sink = ByteSink(lending: memory)
+            write(to: ExpositionWriter(format: format, includeCreated: includeCreated, sink: sink))
+            if sink.isInLentMemory {
+                initialized = sink.count
+            } else {
+                // Larger than the estimate (the first scrape, or series were added): one copy.
+                initialized = 0
+                overflowed = sink
+            }
+        }
+        if let overflowed { buffer = overflowed.bytes }
+    }
+
+    private func write(to writer: ExpositionWriter) {
         let (families, collectors) = state.withLock { state in
             (Array(state.families.values), Array(state.collectors.values))
         }
@@ -218,8 +252,6 @@ public final class Registry: Sendable {
         items.append(contentsOf: selfMetrics(families))
         items.sort { $0.name < $1.name }
 
-        let writer = ExpositionWriter(
-            format: format, includeCreated: includeCreated, capacity: lastRenderSize.load(ordering: .relaxed) + 1024)
         for item in items {
             switch item {
             case .family(let family):
@@ -235,7 +267,6 @@ public final class Registry: Sendable {
         }
         writer.end()
         lastRenderSize.store(writer.sink.count, ordering: .relaxed)
-        return writer.bytes
     }
 
     /// Renders as a String; for tests and logs.

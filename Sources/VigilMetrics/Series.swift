@@ -1,4 +1,6 @@
 import VigilSupport
+import Synchronization
+
 /// What every series holds: its label values, the same values rendered once for the
 /// exposition, and where it reports bad samples. Counter, Gauge and Histogram are its kinds.
 public class Series: @unchecked Sendable {
@@ -13,6 +15,11 @@ public class Series: @unchecked Sendable {
     @usableFromInline let errors: MetricErrors
     /// When the series was created, in seconds since the epoch (OpenMetrics `_created`).
     public let created: Double
+    /// Set when the series leaves its family; a handle to it keeps working, unexported.
+    let removed = Atomic<Bool>(false)
+
+    /// Whether the series was removed from its family (and so is no longer exported).
+    package var isRemoved: Bool { removed.load(ordering: .acquiring) }
 
     /// - Parameter sampleName: the name of the series' one sample line, if it has only one.
     init(labelNames: [String], labelValues: [String], hash: UInt64, errors: MetricErrors, sampleName: String?) {
@@ -38,6 +45,18 @@ public class Series: @unchecked Sendable {
 
     /// Writes this series' samples; each kind overrides it.
     func write(_ family: FamilyLayout, to writer: ExpositionWriter) {}
+
+    /// Writes the samples of every series of `plan`, all of this kind. Kinds whose lines are
+    /// one prefix and one value override it to read the values in batches.
+    class func writeAll(_ plan: RenderPlan, _ family: FamilyLayout, to writer: ExpositionWriter) {
+        for i in 0..<plan.count {
+            plan.series(i, as: Series.self)._withUnsafeGuaranteedRef { $0.write(family, to: writer) }
+        }
+    }
+
+    /// How many series `writeAll` reads before it writes their lines: enough cache misses in
+    /// flight at once to hide most of their latency, few enough to stay in registers and L1.
+    static var renderBatch: Int { 32 }
 
     /// Whether the series' label values are exactly `values`.
     @inlinable

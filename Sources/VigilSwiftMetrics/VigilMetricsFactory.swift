@@ -11,9 +11,13 @@ import VigilMetrics
 /// refuses (a name already used with other labels) is not a crash: its samples go nowhere and
 /// `vigil_metric_errors_total{reason="registration_conflict"}` counts it.
 ///
+/// Making a handler for a label and dimensions already made is one lock-free lookup, keyed by
+/// them exactly as given; the handler is the Vigil series itself.
+///
 /// `destroy*` removes the handler's series from the next scrape (if no newer series replaced it);
 /// another handler for the same label and dimensions keeps recording, unexported, until it is
-/// made again.
+/// made again, which makes a fresh series. So does a make after the series was removed by other
+/// means (`Registry.removeSeries(matching:)`).
 ///
 /// `reset()` of a counter is ignored: Prometheus counters only go up, and a scraper treats a
 /// counter that went down as a restart.
@@ -21,6 +25,9 @@ public struct VigilMetricsFactory: MetricsFactory {
     public let registry: Registry
     /// Bounds of aggregating recorders and of timers (seconds).
     public let buckets: [Double]
+
+    /// The series made so far, by label and dimensions as the caller gave them.
+    private let cache = HandleCache()
 
     public init(registry: Registry, buckets: [Double] = VigilMetrics.Histogram.defaultBuckets) {
         self.registry = registry
@@ -50,110 +57,160 @@ public struct VigilMetricsFactory: MetricsFactory {
 
     private func help(_ label: String) -> String { "swift-metrics \(label)" }
 
-    /// The handler `make` builds, or one that records nothing when the registry refuses the
-    /// metric; the refusal is counted, never thrown or crashed on.
-    private func handler<H>(_ make: () throws -> H, fallback: @autoclosure () -> H) -> H {
-        do {
-            return try make()
-        } catch {
-            registry.errors.recordRegistrationConflict()
-            return fallback()
-        }
-    }
-
     public func makeCounter(label: String, dimensions: [(String, String)]) -> CounterHandler {
-        counterHandler(label: label, dimensions: dimensions)
+        counter(label: label, dimensions: dimensions)
     }
 
     /// Floating-point counters share the integer counters' families: a Vigil counter keeps both.
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> FloatingPointCounterHandler {
-        counterHandler(label: label, dimensions: dimensions)
-    }
-
-    private func counterHandler(label: String, dimensions: [(String, String)]) -> CounterHandler & FloatingPointCounterHandler {
-        let (names, values) = labels(dimensions)
-        return handler({ CounterBridge(try registry.counter(Self.sanitize(label), help: help(label), labelNames: names), values) },
-                       fallback: DiscardHandler())
+        counter(label: label, dimensions: dimensions)
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> MeterHandler {
-        let (names, values) = labels(dimensions)
-        return handler({ GaugeBridge(try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names), values) },
-                       fallback: DiscardHandler())
+        gauge(label: label, dimensions: dimensions)
     }
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> RecorderHandler {
-        let (names, values) = labels(dimensions)
-        if aggregate {
-            return handler({
-                HistogramBridge(try registry.histogram(Self.sanitize(label), help: help(label), labelNames: names, buckets: buckets), values)
-            }, fallback: DiscardHandler())
+        guard aggregate else { return gauge(label: label, dimensions: dimensions) }
+        if let hit = cache.find(kind: Kind.histogram, label: label, dimensions: dimensions) {
+            return unsafeDowncast(hit, to: VigilMetrics.Histogram.self)
         }
-        return handler({ GaugeBridge(try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names), values) },
-                       fallback: DiscardHandler())
+        let (names, values) = labels(dimensions)
+        return handler(label, dimensions, kind: Kind.histogram, values: values) {
+            try registry.histogram(Self.sanitize(label), help: help(label), labelNames: names, buckets: buckets)
+        }
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> TimerHandler {
+        if let hit = cache.find(kind: Kind.timer, label: label, dimensions: dimensions) {
+            return unsafeDowncast(hit, to: VigilMetrics.Histogram.self)
+        }
         let (names, values) = labels(dimensions)
         var name = Self.sanitize(label)
         if !name.hasSuffix("_seconds") { name += "_seconds" }
-        return handler({
-            HistogramBridge(try registry.histogram(name, help: help(label), unit: "seconds", labelNames: names, buckets: buckets), values)
-        }, fallback: DiscardHandler())
+        return handler(label, dimensions, kind: Kind.timer, values: values) {
+            try registry.histogram(name, help: help(label), unit: "seconds", labelNames: names, buckets: buckets)
+        }
     }
 
-    public func destroyCounter(_ handler: CounterHandler) { (handler as? RemovableSeries)?.removeSeries() }
-    public func destroyMeter(_ handler: MeterHandler) { (handler as? RemovableSeries)?.removeSeries() }
-    public func destroyFloatingPointCounter(_ handler: FloatingPointCounterHandler) { (handler as? RemovableSeries)?.removeSeries() }
-    public func destroyRecorder(_ handler: RecorderHandler) { (handler as? RemovableSeries)?.removeSeries() }
-    public func destroyTimer(_ handler: TimerHandler) { (handler as? RemovableSeries)?.removeSeries() }
-}
+    public func destroyCounter(_ handler: CounterHandler) { destroy(handler) }
+    public func destroyMeter(_ handler: MeterHandler) { destroy(handler) }
+    public func destroyFloatingPointCounter(_ handler: FloatingPointCounterHandler) { destroy(handler) }
+    public func destroyRecorder(_ handler: RecorderHandler) { destroy(handler) }
+    public func destroyTimer(_ handler: TimerHandler) { destroy(handler) }
 
-/// A handler whose series `destroy*` takes out of the exposition.
-protocol RemovableSeries {
-    func removeSeries()
-}
+    // MARK: Making handlers
 
-final class CounterBridge: CounterHandler, FloatingPointCounterHandler, RemovableSeries, Sendable {
-    let family: CounterFamily
-    let counter: VigilMetrics.Counter
-    init(_ family: CounterFamily, _ values: [String]) {
-        self.family = family
-        self.counter = family.labels(values)
+    /// The cache's keys: the handler kinds that differ for one label and dimensions.
+    enum Kind {
+        static let counter: UInt8 = 0
+        static let gauge: UInt8 = 1
+        static let histogram: UInt8 = 2
+        static let timer: UInt8 = 3
     }
-    func removeSeries() { family.remove(series: counter) }
-    func increment(by amount: Int64) { counter.inc(by: Int(amount)) }
-    func increment(by amount: Double) { counter.inc(by: amount) }
-    func reset() {}
+
+    private func counter(label: String, dimensions: [(String, String)]) -> CounterHandler & FloatingPointCounterHandler {
+        if let hit = cache.find(kind: Kind.counter, label: label, dimensions: dimensions) {
+            return unsafeDowncast(hit, to: VigilMetrics.Counter.self)
+        }
+        let (names, values) = labels(dimensions)
+        return handler(label, dimensions, kind: Kind.counter, values: values) {
+            try registry.counter(Self.sanitize(label), help: help(label), labelNames: names)
+        }
+    }
+
+    private func gauge(label: String, dimensions: [(String, String)]) -> MeterHandler & RecorderHandler {
+        if let hit = cache.find(kind: Kind.gauge, label: label, dimensions: dimensions) {
+            return unsafeDowncast(hit, to: VigilMetrics.Gauge.self)
+        }
+        let (names, values) = labels(dimensions)
+        return handler(label, dimensions, kind: Kind.gauge, values: values) {
+            try registry.gauge(Self.sanitize(label), help: help(label), labelNames: names)
+        }
+    }
+
+    /// The series of `values` in the family `register` returns, kept in the cache under the
+    /// label and dimensions as given; a handler that records nothing when the registry refuses
+    /// the metric (counted on every make, never cached, never thrown or crashed on).
+    private func handler<S: Series & SwiftMetricsHandle>(
+        _ label: String, _ dimensions: [(String, String)], kind: UInt8, values: [String],
+        register: () throws -> MetricFamily<S>
+    ) -> S.Handler {
+        let family: MetricFamily<S>
+        do {
+            family = try register()
+        } catch {
+            registry.errors.recordRegistrationConflict()
+            return S.discard
+        }
+        let series = family.labels(values)
+        // The overflow series stands for label sets past the limit: not cached, so that a later
+        // make finds room freed by removals.
+        guard series.labelValues == values else { return series.handler }
+        let kept = cache.store(kind: kind, label: label, dimensions: dimensions, series: series) { [family] in
+            family.remove(series: series)
+        }
+        return unsafeDowncast(kept, to: S.self).handler
+    }
+
+    /// Keys in the handler cache (tests).
+    var cachedHandlerCount: Int { cache.count }
+
+    private func destroy(_ handler: Any) {
+        guard let series = handler as? Series else { return }
+        cache.destroy(series)
+    }
 }
 
-final class GaugeBridge: MeterHandler, RecorderHandler, RemovableSeries, Sendable {
-    let family: GaugeFamily
-    let gauge: VigilMetrics.Gauge
-    init(_ family: GaugeFamily, _ values: [String]) {
-        self.family = family
-        self.gauge = family.labels(values)
-    }
-    func removeSeries() { family.remove(series: gauge) }
-    func set(_ value: Int64) { gauge.set(Double(value)) }
-    func set(_ value: Double) { gauge.set(value) }
-    func increment(by amount: Double) { gauge.inc(by: amount) }
-    func decrement(by amount: Double) { gauge.dec(by: amount) }
-    func record(_ value: Int64) { gauge.set(Double(value)) }
-    func record(_ value: Double) { gauge.set(value) }
+/// What a Vigil series is to swift-metrics. The series itself is the handler: a held
+/// `Counter`'s `increment()` is one call into Vigil's counter, as with swift-prometheus.
+protocol SwiftMetricsHandle {
+    associatedtype Handler
+    var handler: Handler { get }
+    static var discard: Handler { get }
 }
 
-final class HistogramBridge: RecorderHandler, TimerHandler, RemovableSeries, Sendable {
-    let family: HistogramFamily
-    let histogram: VigilMetrics.Histogram
-    init(_ family: HistogramFamily, _ values: [String]) {
-        self.family = family
-        self.histogram = family.labels(values)
+extension VigilMetrics.Counter: SwiftMetricsHandle {
+    typealias Handler = any CounterHandler & FloatingPointCounterHandler
+    var handler: Handler { self }
+    static var discard: Handler { DiscardHandler() }
+}
+
+extension VigilMetrics.Gauge: SwiftMetricsHandle {
+    typealias Handler = any MeterHandler & RecorderHandler
+    var handler: Handler { self }
+    static var discard: Handler { DiscardHandler() }
+}
+
+extension VigilMetrics.Histogram: SwiftMetricsHandle {
+    typealias Handler = any RecorderHandler & TimerHandler
+    var handler: Handler { self }
+    static var discard: Handler { DiscardHandler() }
+}
+
+extension VigilMetrics.Counter: CounterHandler, FloatingPointCounterHandler {
+    public func increment(by amount: Int64) {
+        inc(by: Int(amount))
     }
-    func removeSeries() { family.remove(series: histogram) }
-    func record(_ value: Int64) { histogram.observe(Double(value)) }
-    func record(_ value: Double) { histogram.observe(value) }
-    func recordNanoseconds(_ duration: Int64) { histogram.observe(Duration.nanoseconds(duration)) }
+
+    public func increment(by amount: Double) { inc(by: amount) }
+
+    /// Ignored: Prometheus counters only go up.
+    public func reset() {}
+}
+
+extension VigilMetrics.Gauge: MeterHandler, RecorderHandler {
+    public func set(_ value: Int64) { set(Double(value)) }
+    public func increment(by amount: Double) { inc(by: amount) }
+    public func decrement(by amount: Double) { dec(by: amount) }
+    public func record(_ value: Int64) { set(Double(value)) }
+    public func record(_ value: Double) { set(value) }
+}
+
+extension VigilMetrics.Histogram: RecorderHandler, TimerHandler {
+    public func record(_ value: Int64) { observe(Double(value)) }
+    public func record(_ value: Double) { observe(value) }
+    public func recordNanoseconds(_ duration: Int64) { observe(Duration.nanoseconds(duration)) }
 }
 
 final class DiscardHandler: CounterHandler, FloatingPointCounterHandler, MeterHandler, RecorderHandler, TimerHandler, Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 import Metrics
-import VigilMetrics
+@testable import VigilMetrics
 import XCTest
 @testable import VigilSwiftMetrics
 
@@ -114,5 +114,139 @@ final class VigilMetricsFactoryTests: XCTestCase {
         // Made again, it starts afresh.
         Metrics.Counter(label: "jobs", dimensions: [("queue", "dropped")], factory: factory).increment()
         XCTAssertTrue(registry.renderString().contains("jobs_total{queue=\"dropped\"} 1"))
+    }
+
+    // MARK: The handler cache
+
+    func testMakingALabelAndDimensionsAgainReturnsTheSameSeries() {
+        let registry = Registry()
+        let factory = VigilMetricsFactory(registry: registry)
+        let dimensions = [("method", "GET"), ("status", "200")]
+        let first = factory.makeCounter(label: "http.requests", dimensions: dimensions)
+        let second = factory.makeCounter(label: "http.requests", dimensions: dimensions)
+        XCTAssertTrue(first as AnyObject === second as AnyObject)
+        XCTAssertTrue(factory.makeFloatingPointCounter(label: "http.requests", dimensions: dimensions) as AnyObject === first as AnyObject)
+        // Another order is another key for the same series.
+        let reordered = factory.makeCounter(label: "http.requests", dimensions: [("status", "200"), ("method", "GET")])
+        XCTAssertTrue(reordered as AnyObject === first as AnyObject)
+        let meter = factory.makeMeter(label: "pool", dimensions: [])
+        XCTAssertTrue(factory.makeMeter(label: "pool", dimensions: []) as AnyObject === meter as AnyObject)
+        XCTAssertTrue(factory.makeRecorder(label: "pool", dimensions: [], aggregate: false) as AnyObject === meter as AnyObject)
+        let sizes = factory.makeRecorder(label: "sizes", dimensions: [("a", "b")], aggregate: true)
+        XCTAssertTrue(factory.makeRecorder(label: "sizes", dimensions: [("a", "b")], aggregate: true) as AnyObject === sizes as AnyObject)
+        let timer = factory.makeTimer(label: "sizes", dimensions: [("a", "b")])
+        XCTAssertFalse(timer as AnyObject === sizes as AnyObject, "a timer is a histogram of its own, in seconds")
+        XCTAssertTrue(factory.makeTimer(label: "sizes", dimensions: [("a", "b")]) as AnyObject === timer as AnyObject)
+        first.increment(by: 2)
+        second.increment(by: 3)
+        XCTAssertTrue(registry.renderString().contains("http_requests_total{method=\"GET\",status=\"200\"} 5\n"))
+    }
+
+    func testADestroyedHandlerIsNeverReturnedAgainAndAFreshOneStartsFromZero() {
+        let registry = Registry()
+        let factory = VigilMetricsFactory(registry: registry)
+        for kind in ["counter", "meter", "recorder", "histogram", "timer"] {
+            let make: () -> AnyObject = {
+                switch kind {
+                case "counter": factory.makeCounter(label: "k", dimensions: [("x", "1")])
+                case "meter": factory.makeMeter(label: "m", dimensions: [("x", "1")])
+                case "recorder": factory.makeRecorder(label: "m", dimensions: [("x", "1")], aggregate: false)
+                case "histogram": factory.makeRecorder(label: "h", dimensions: [("x", "1")], aggregate: true)
+                default: factory.makeTimer(label: "t", dimensions: [("x", "1")])
+                }
+            }
+            let old = make()
+            XCTAssertTrue(make() === old, kind)
+            switch kind {
+            case "counter": factory.destroyCounter(old as! CounterHandler)
+            case "meter": factory.destroyMeter(old as! MeterHandler)
+            case "timer": factory.destroyTimer(old as! TimerHandler)
+            default: factory.destroyRecorder(old as! RecorderHandler)
+            }
+            let fresh = make()
+            XCTAssertFalse(fresh === old, "\(kind): the destroyed handler came back from the cache")
+            XCTAssertTrue(make() === fresh, kind)
+        }
+        let old = factory.makeCounter(label: "k", dimensions: [("x", "1")])
+        old.increment(by: 7)
+        factory.destroyCounter(old)
+        old.increment(by: 100)  // still works, unexported
+        factory.makeCounter(label: "k", dimensions: [("x", "1")]).increment(by: 1)
+        let text = registry.renderString()
+        XCTAssertTrue(text.contains("k_total{x=\"1\"} 1\n"), text)
+        XCTAssertFalse(text.contains("k_total{x=\"1\"} 10"), text)
+    }
+
+    func testDestroyForgetsEveryKeyOfTheSeries() {
+        let registry = Registry()
+        let factory = VigilMetricsFactory(registry: registry)
+        let a = factory.makeCounter(label: "jobs", dimensions: [("q", "a"), ("r", "b")])
+        let b = factory.makeCounter(label: "jobs", dimensions: [("r", "b"), ("q", "a")])
+        XCTAssertTrue(a as AnyObject === b as AnyObject)
+        XCTAssertEqual(factory.cachedHandlerCount, 2)
+        factory.destroyCounter(b)
+        XCTAssertEqual(factory.cachedHandlerCount, 0)
+        let again = factory.makeCounter(label: "jobs", dimensions: [("q", "a"), ("r", "b")])
+        XCTAssertFalse(again as AnyObject === a as AnyObject)
+        XCTAssertTrue(factory.makeCounter(label: "jobs", dimensions: [("r", "b"), ("q", "a")]) as AnyObject === again as AnyObject)
+    }
+
+    func testAMakeAfterTheRegistryRemovedTheSeriesRecordsIntoAnExportedOne() {
+        let registry = Registry()
+        let factory = VigilMetricsFactory(registry: registry)
+        let old = factory.makeCounter(label: "calls", dimensions: [("plugin", "ocr")])
+        old.increment(by: 1)
+        XCTAssertEqual(registry.removeSeries(matching: ["plugin": "ocr"]), 1)
+        let fresh = factory.makeCounter(label: "calls", dimensions: [("plugin", "ocr")])
+        XCTAssertFalse(fresh as AnyObject === old as AnyObject)
+        fresh.increment(by: 2)
+        XCTAssertTrue(registry.renderString().contains("calls_total{plugin=\"ocr\"} 2\n"))
+    }
+
+    func testTheOverflowSeriesIsNotCachedSoRoomFreedLaterIsUsed() throws {
+        let registry = Registry(defaultSeriesLimit: 1)
+        let factory = VigilMetricsFactory(registry: registry)
+        let first = factory.makeCounter(label: "c", dimensions: [("k", "1")])
+        let overflow = factory.makeCounter(label: "c", dimensions: [("k", "2")])
+        overflow.increment(by: 1)
+        XCTAssertTrue(registry.renderString().contains("c_total{k=\"__overflow__\"} 1\n"))
+        factory.destroyCounter(first)
+        factory.makeCounter(label: "c", dimensions: [("k", "2")]).increment(by: 4)
+        XCTAssertTrue(registry.renderString().contains("c_total{k=\"2\"} 4\n"))
+    }
+
+    func testARefusedMetricIsCountedOnEveryMake() {
+        let registry = Registry()
+        let factory = VigilMetricsFactory(registry: registry)
+        _ = factory.makeCounter(label: "jobs", dimensions: [("queue", "a")])
+        for _ in 0..<3 { factory.makeCounter(label: "jobs", dimensions: [("host", "b")]).increment(by: 1) }
+        XCTAssertEqual(registry.errors.count(.registrationConflict), 3)
+    }
+
+    func testConcurrentMakesAndDestroysKeepOneLiveSeriesPerKey() {
+        // Frees garbage on every removal, so that freed entries are reused as often as possible.
+        MetricFamilyTuning.garbageBatch = 1
+        defer { MetricFamilyTuning.garbageBatch = 256 }
+        do {
+            let registry = Registry()
+            let factory = VigilMetricsFactory(registry: registry)
+            DispatchQueue.concurrentPerform(iterations: 4) { thread in
+                for i in 0..<2_000 {
+                    let dimensions = [("key", "\(i % 37)")]
+                    let counter = factory.makeCounter(label: "churn", dimensions: dimensions)
+                    counter.increment(by: 1)
+                    if (i + thread) % 5 == 0 { factory.destroyCounter(counter) }
+                    _ = factory.makeTimer(label: "latency", dimensions: dimensions)
+                }
+            }
+            // Whatever survived, each key has one series, and making it again finds that one.
+            for key in 0..<37 {
+                let dimensions = [("key", "\(key)")]
+                let a = factory.makeCounter(label: "churn", dimensions: dimensions)
+                XCTAssertTrue(factory.makeCounter(label: "churn", dimensions: dimensions) as AnyObject === a as AnyObject)
+            }
+            let lines = registry.renderString().split(separator: "\n").filter { $0.hasPrefix("churn_total{") }
+            XCTAssertEqual(lines.count, 37)
+        }
     }
 }
