@@ -71,6 +71,8 @@ public final class ResourceSampler: Sendable {
         /// What is watched, in the order given.
         var configs: [PluginResources] = []
         var plugins: [String: PluginState] = [:]
+        /// Each process's command-line verdicts, carried from one sweep to the next.
+        var commandLines = CommandLineVerdicts()
     }
 
     /// - Parameters:
@@ -180,9 +182,13 @@ public final class ResourceSampler: Sendable {
     @discardableResult
     public func sampleNow() -> [String: PluginUsage] {
         let now = monotonic()
-        var table = ProcessTable(source: source, selfPID: getpid())
         var listError: ProcError?
-        let (plugins, registeredThreads) = state.withLock { state in (state.configs, state.plugins.mapValues(\.threads)) }
+        // The verdicts are taken for the sweep: a sweep that runs meanwhile starts without them.
+        let (plugins, registeredThreads, commandLines) = state.withLock { state in
+            defer { state.commandLines = CommandLineVerdicts() }
+            return (state.configs, state.plugins.mapValues(\.threads), state.commandLines)
+        }
+        var table = ProcessTable(source: source, selfPID: getpid(), commandLines: commandLines)
         if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
             do { try table.loadPIDs() } catch { listError = error }
         }
@@ -209,6 +215,11 @@ public final class ResourceSampler: Sendable {
                 notices += advanceEpisodes(plugin, &ps, now: now, processes: reading.tracked)
                 state.plugins[plugin.name] = ps
             }
+        }
+        if table.pidsLoaded { table.commandLines.keepOnly(table.pids) }
+        let verdicts = table.commandLines
+        state.withLock { state in
+            if state.commandLines.count == 0 { state.commandLines = verdicts }
         }
         sweeps.wrappingAdd(1, ordering: .releasing)
         notices.forEach(deliver)
@@ -237,6 +248,9 @@ public final class ResourceSampler: Sendable {
     /// Whether a sweep has finished since the sampler was made: every plugin watched then has
     /// been sampled once (what a readiness probe waits for).
     public var hasSampled: Bool { sweeps.load(ordering: .acquiring) > 0 }
+
+    /// How many sweeps have finished.
+    var sweepCount: Int { sweeps.load(ordering: .acquiring) }
 
     /// What one sweep read of a plugin's processes or threads.
     struct Reading {

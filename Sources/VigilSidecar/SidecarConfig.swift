@@ -106,7 +106,7 @@ public struct SidecarConfig: Sendable {
             do {
                 matchers.append(try ProcessMatcher(parsed, includeDescendants: descendants))
             } catch {
-                throw r.fail(value, kp, error.description + " (try a pattern like \"worker\\\\.py --plugin=ocr\")")
+                throw r.fail(value, kp, error.description + " (plugin \"\(name)\"; RE2 syntax without back-references or look-around; try a pattern like \"worker\\\\.py --plugin=ocr\")")
             }
         }
         if matchers.isEmpty { throw r.fail(node, path + ".match", "plugin \"\(name)\" matches no process; add a match entry, for example - comm: ocr-worker") }
