@@ -78,7 +78,7 @@ public struct SidecarConfig: Sendable {
     }
 
     static func parsePlugin(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> PluginResources {
-        let p = try r.mapping(node, path, allowed: ["name", "version", "match", "include_descendants", "limits", "on_limit"])
+        let p = try r.mapping(node, path, allowed: ["name", "version", "match", "include_descendants", "limits", "on_limit", "smaps"])
         guard let name = try r.string(p["name"], path + ".name"), !name.isEmpty else {
             throw r.fail(node, path + ".name", "every plugin needs a name (the plugin label of its metrics)")
         }
@@ -122,7 +122,8 @@ public struct SidecarConfig: Sendable {
         }
         let version = try r.string(p["version"], path + ".version")
         let onLimit = try parseLimitPolicy(p["on_limit"], path + ".on_limit", limits: limits, matchers: matchers, r)
-        return PluginResources(name: name, matchers: matchers, limits: limits, version: version, onLimit: onLimit)
+        let smaps = try r.bool(p["smaps"], path + ".smaps") ?? false
+        return PluginResources(name: name, matchers: matchers, limits: limits, version: version, onLimit: onLimit, smaps: smaps)
     }
 
     /// A plugin's `on_limit:`: what happens when one of its limits stays exceeded. The sidecar
