@@ -108,10 +108,31 @@ def plugins_overview():
     l.panel("timeseries", "Threads and their limit", "Threads of each plugin's processes, with the configured limit.", "short",
             [(f"sum by (plugin) (vigil_plugin_threads{{{PSEL}}})", "{{plugin}}"),
              (f'max by (plugin) (vigil_plugin_limit{{{PSEL}, resource="threads"}})', "limit {{plugin}}")])
+    l.panel("timeseries", "Nearest process to its fd limit", "The highest open fds / soft fd limit of any one process of each plugin (vigil_plugin_worst_fd_ratio): 1 is a process out of file descriptors. A sum of fds over processes against one process's limit would mislead.", "percentunit",
+            [(f"max by (plugin) (vigil_plugin_worst_fd_ratio{{{PSEL}}})", "{{plugin}}")])
     l.panel("state-timeline", "Limits exceeded", "1 while a plugin is over a limit (vigil_plugin_limit_exceeded).", "short",
             [(f"max by (plugin, resource) (vigil_plugin_limit_exceeded{{{PSEL}}})", "{{plugin}} / {{resource}}")])
     l.panel("timeseries", "Limit violations", "Moves of a plugin into violation of a limit.", "short",
             [(f"sum by (plugin, resource) (increase(vigil_plugin_limit_violations_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}} / {{resource}}")])
+    l.row("Memory, I/O and scheduling")
+    l.panel("timeseries", "Proportional and swapped memory", "PSS (shared pages divided among their users) and swap of each plugin's processes, from smaps_rollup; only plugins with smaps: true.", "bytes",
+            [(f"sum by (plugin) (vigil_plugin_proportional_memory_bytes{{{PSEL}}})", "PSS {{plugin}}"),
+             (f"sum by (plugin) (vigil_plugin_swap_bytes{{{PSEL}}})", "swap {{plugin}}")])
+    l.panel("timeseries", "Storage I/O", "Bytes per second the plugin's processes read from and wrote to storage (read_bytes, write_bytes of /proc/<pid>/io).", "Bps",
+            [(f"sum by (plugin, direction) (rate(vigil_plugin_io_bytes_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}} {{direction}}")])
+    l.panel("timeseries", "Context switches", "Context switches per second of the plugin's processes' main threads; involuntary ones mean the CPU was taken away.", "ops",
+            [(f"sum by (plugin, type) (rate(vigil_plugin_context_switches_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}} {{type}}")])
+    l.panel("timeseries", "Major page faults", "Page faults per second that had to read from disk: memory pressure or a cold start.", "ops",
+            [(f"sum by (plugin) (rate(vigil_plugin_major_page_faults_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}}")])
+    l.row("Cgroup (plugins matched by cgroup, cgroup v2)")
+    l.panel("timeseries", "Cgroup memory and memory.max", "Memory charged to each plugin's cgroup, with its memory.max (absent when unlimited).", "bytes",
+            [(f"max by (plugin) (vigil_plugin_cgroup_memory_bytes{{{PSEL}}})", "{{plugin}}"),
+             (f"max by (plugin) (vigil_plugin_cgroup_memory_limit_bytes{{{PSEL}}})", "memory.max {{plugin}}")])
+    l.panel("timeseries", "CPU throttling", "Seconds per second each plugin's cgroup was held back by its cpu.max, with the limit in cores.", "short",
+            [(f"sum by (plugin) (rate(vigil_plugin_cgroup_cpu_throttled_seconds_total{{{PSEL}}}[$__rate_interval]))", "throttled {{plugin}}"),
+             (f"max by (plugin) (vigil_plugin_cgroup_cpu_limit_cores{{{PSEL}}})", "cpu.max cores {{plugin}}")])
+    l.panel("timeseries", "OOM kills", "Processes of each plugin's cgroup the kernel killed for going over memory.max.", "short",
+            [(f"sum by (plugin) (increase(vigil_plugin_cgroup_oom_kills_total{{{PSEL}}}[$__rate_interval]))", "{{plugin}}")], width=24)
     l.row("Plugins coming and going")
     l.panel("table", "Loaded plugins", "Each loaded plugin, its version and when it was loaded (vigil_plugin_info, vigil_plugin_start_time_seconds).", "dateTimeAsIso",
             [(f"max by (plugin, version) (vigil_plugin_info{{{PSEL}}}) * on (plugin) group_left max by (plugin) (vigil_plugin_start_time_seconds{{{PSEL}}}) * 1000", "{{plugin}} {{version}}")],

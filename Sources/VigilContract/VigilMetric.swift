@@ -83,6 +83,44 @@ public enum VigilMetric {
         "vigil_config_last_reload_success_timestamp_seconds",
         help: "When the configuration file was last loaded successfully, in seconds since the epoch.", unit: "seconds")
 
+    // MARK: Plugin resources: deeper /proc and cgroup v2 (VigilResources.ResourceSampler)
+
+    public static let pluginProportionalMemory = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_proportional_memory_bytes",
+        help: "Proportional set size of the plugin's processes in bytes: shared pages divided among their users.",
+        labelNames: ["plugin"])
+    public static let pluginSwap = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_swap_bytes", help: "Swapped-out memory of the plugin's processes in bytes.", labelNames: ["plugin"])
+    public static let pluginIOBytes = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_io_bytes_total",
+        help: "Bytes the plugin's processes read from or wrote to storage (read_bytes, write_bytes of /proc/<pid>/io), exited ones included.",
+        labelNames: ["plugin", "direction"])
+    public static let pluginContextSwitches = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_context_switches_total",
+        help: "Context switches of the main threads of the plugin's processes, by type, exited ones included.",
+        labelNames: ["plugin", "type"])
+    public static let pluginMajorPageFaults = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_major_page_faults_total", help: "Page faults of the plugin's processes that read from disk, exited ones included.",
+        labelNames: ["plugin"])
+    public static let pluginWorstFDRatio = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_worst_fd_ratio", help: "The highest open file descriptors / soft limit of any one of the plugin's processes.",
+        labelNames: ["plugin"])
+    public static let pluginCgroupMemory = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_cgroup_memory_bytes", help: "Memory charged to the plugin's cgroup (memory.current, cgroup v2), in bytes.",
+        labelNames: ["plugin"])
+    public static let pluginCgroupMemoryLimit = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_cgroup_memory_limit_bytes", help: "The plugin's cgroup memory limit (memory.max, cgroup v2); absent when unlimited.",
+        labelNames: ["plugin"])
+    public static let pluginCgroupCPULimit = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_cgroup_cpu_limit_cores", help: "The plugin's cgroup CPU limit in cores (cpu.max quota / period, cgroup v2); absent when unlimited.",
+        labelNames: ["plugin"])
+    public static let pluginCgroupThrottled = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_cgroup_cpu_throttled_seconds_total", help: "Time the plugin's cgroup was throttled by its CPU limit (throttled_usec of cpu.stat, cgroup v2).",
+        labelNames: ["plugin"])
+    public static let pluginCgroupOOMKills = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_cgroup_oom_kills_total", help: "Processes of the plugin's cgroup killed for going over its memory limit (oom_kill of memory.events, cgroup v2).",
+        labelNames: ["plugin"])
+
     // MARK: Traces (VigilTracing)
 
     public static let spansExported = FamilyDescriptor<Counter>.counter(
@@ -149,6 +187,8 @@ public enum VigilMetric {
         public static let cpuMode = ["user", "system"]
         public static let resource = ["memory_bytes", "cpu_ratio", "open_fds", "threads"]
         public static let sampleErrorReason = ["vanished", "permission_denied", "parse_error", "io_error"]
+        public static let ioDirection = ["read", "write"]
+        public static let contextSwitchType = ["voluntary", "involuntary"]
         /// How a plugin's process ended: `exited` (status 0), `failed` (another status), the
         /// signal that killed it, or `unknown` when it was only seen to be gone.
         public static let exitReason = [

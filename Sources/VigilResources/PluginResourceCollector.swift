@@ -13,6 +13,10 @@ struct PluginResourceCollector: Collector {
         VigilMetric.pluginProcesses.metric, VigilMetric.pluginLimit.metric, VigilMetric.pluginLimitExceeded.metric,
         VigilMetric.pluginLimitViolations.metric, VigilMetric.sampleErrors.metric,
         VigilMetric.pluginProcessStarts.metric, VigilMetric.pluginProcessExits.metric, VigilMetric.pluginLimitActions.metric,
+        VigilMetric.pluginProportionalMemory.metric, VigilMetric.pluginSwap.metric, VigilMetric.pluginIOBytes.metric,
+        VigilMetric.pluginContextSwitches.metric, VigilMetric.pluginMajorPageFaults.metric, VigilMetric.pluginWorstFDRatio.metric,
+        VigilMetric.pluginCgroupMemory.metric, VigilMetric.pluginCgroupMemoryLimit.metric, VigilMetric.pluginCgroupCPULimit.metric,
+        VigilMetric.pluginCgroupThrottled.metric, VigilMetric.pluginCgroupOOMKills.metric,
     ]
 
     var descriptors: [MetricDescriptor] { Self.families }
@@ -33,6 +37,21 @@ struct PluginResourceCollector: Collector {
                 add(VigilMetric.pluginOpenFDs, [name], .gauge(Double(u.openFDs)))
                 if let maxFDs = u.maxFDs { add(VigilMetric.pluginMaxFDs, [name], .gauge(Double(maxFDs))) }
                 add(VigilMetric.pluginProcesses, [name], .gauge(Double(u.processes)))
+                if let ratio = u.worstFDRatio { add(VigilMetric.pluginWorstFDRatio, [name], .gauge(ratio)) }
+                if let pss = u.proportionalBytes { add(VigilMetric.pluginProportionalMemory, [name], .gauge(Double(pss))) }
+                if let swap = u.swapBytes { add(VigilMetric.pluginSwap, [name], .gauge(Double(swap))) }
+                add(VigilMetric.pluginIOBytes, [name, "read"], .counter(Double(u.readBytes)))
+                add(VigilMetric.pluginIOBytes, [name, "write"], .counter(Double(u.writeBytes)))
+                add(VigilMetric.pluginContextSwitches, [name, "voluntary"], .counter(Double(u.voluntaryContextSwitches)))
+                add(VigilMetric.pluginContextSwitches, [name, "involuntary"], .counter(Double(u.involuntaryContextSwitches)))
+                add(VigilMetric.pluginMajorPageFaults, [name], .counter(Double(u.majorPageFaults)))
+            }
+            if let cgroup = u.cgroup {
+                if let bytes = cgroup.memoryBytes { add(VigilMetric.pluginCgroupMemory, [name], .gauge(Double(bytes))) }
+                if let limit = cgroup.memoryLimitBytes { add(VigilMetric.pluginCgroupMemoryLimit, [name], .gauge(Double(limit))) }
+                if let cores = cgroup.cpuLimitCores { add(VigilMetric.pluginCgroupCPULimit, [name], .gauge(cores)) }
+                if let seconds = cgroup.throttledSeconds { add(VigilMetric.pluginCgroupThrottled, [name], .counter(seconds)) }
+                if let kills = cgroup.oomKills { add(VigilMetric.pluginCgroupOOMKills, [name], .counter(Double(kills))) }
             }
             add(VigilMetric.pluginCPUSeconds, [name, "user"], .counter(u.userSeconds))
             add(VigilMetric.pluginCPUSeconds, [name, "system"], .counter(u.systemSeconds))

@@ -12,16 +12,21 @@ public struct PluginResources: Sendable, Equatable {
     /// What happens when a limit stays exceeded; nil only watches (the gauges and
     /// `vigil_plugin_limit_violations_total` move, nothing is done to the plugin).
     public var onLimit: LimitPolicy?
+    /// Whether to read each process's `smaps_rollup` for `vigil_plugin_proportional_memory_bytes`
+    /// and `vigil_plugin_swap_bytes`. Off by default: the kernel walks the process's whole
+    /// memory map to answer, which costs far more than the other files a sweep reads.
+    public var smaps: Bool
 
     public init(
         name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits(), version: String? = nil,
-        onLimit: LimitPolicy? = nil
+        onLimit: LimitPolicy? = nil, smaps: Bool = false
     ) {
         self.name = name
         self.matchers = matchers
         self.limits = limits
         self.version = version
         self.onLimit = onLimit
+        self.smaps = smaps
     }
 }
 
@@ -34,6 +39,23 @@ public struct PluginUsage: Sendable, Equatable {
     public var openFDs = 0
     /// The smallest soft fd limit among the processes (the one that runs out first); nil if none.
     public var maxFDs: UInt64?
+    /// The highest open fds / soft fd limit of any one process: how close the nearest process is
+    /// to running out. Nil when no process has both figures (or all are unlimited).
+    public var worstFDRatio: Double?
+    /// Proportional set size (shared pages divided among their users) and swapped-out memory,
+    /// from `smaps_rollup`; nil unless the plugin asks for `smaps`.
+    public var proportionalBytes: UInt64?
+    public var swapBytes: UInt64?
+    /// Bytes read from and written to storage (`read_bytes`, `write_bytes` of `io`), context
+    /// switches of each process's main thread (`status`, as process-exporter reports them) and
+    /// major page faults (`stat`); like the CPU seconds, exited processes' counts stay counted.
+    public var readBytes: UInt64 = 0
+    public var writeBytes: UInt64 = 0
+    public var voluntaryContextSwitches: UInt64 = 0
+    public var involuntaryContextSwitches: UInt64 = 0
+    public var majorPageFaults: UInt64 = 0
+    /// The cgroup v2 figures of a plugin matched by cgroup; nil otherwise or on cgroup v1.
+    public var cgroup: CgroupUsage?
     /// CPU seconds since the sampler first saw the plugin, processes that exited included.
     public var userSeconds = 0.0
     public var systemSeconds = 0.0

@@ -9,6 +9,8 @@ public struct ProcStat: Sendable, Equatable {
     public var ppid: Int32
     /// Kernel flags (field 9); `PF_KTHREAD` marks kernel threads.
     public var flags: UInt64
+    /// Page faults that needed a read from disk (field 12).
+    public var majorFaults: UInt64
     /// CPU time in clock ticks, in user and in kernel mode (fields 14 and 15).
     public var utime: UInt64
     public var stime: UInt64
@@ -36,7 +38,7 @@ public struct ProcStat: Sendable, Equatable {
         // Fields from 3 (state) on, separated by single spaces; scanned in place, since a sweep
         // parses one of these per process.
         guard let pid = Int32(pidText) else { throw .malformed(path: path, detail: "the pid is not a number") }
-        var values = (ppid: UInt64(0), flags: UInt64(0), utime: UInt64(0), stime: UInt64(0), threads: UInt64(0),
+        var values = (ppid: UInt64(0), flags: UInt64(0), majflt: UInt64(0), utime: UInt64(0), stime: UInt64(0), threads: UInt64(0),
                       start: UInt64(0), vsize: UInt64(0), rss: UInt64(0))
         var state = UInt8(ascii: "?")
         var field = 2
@@ -67,6 +69,7 @@ public struct ProcStat: Sendable, Equatable {
             switch field {
             case 4: values.ppid = value
             case 9: values.flags = value
+            case 12: values.majflt = value
             case 14: values.utime = value
             case 15: values.stime = value
             case 20: values.threads = value
@@ -79,7 +82,7 @@ public struct ProcStat: Sendable, Equatable {
         guard field >= 24 else { throw .malformed(path: path, detail: "expected at least 24 fields, found \(field)") }
         return ProcStat(
             pid: pid, comm: comm, state: Character(Unicode.Scalar(state)),
-            ppid: Int32(truncatingIfNeeded: values.ppid), flags: values.flags,
+            ppid: Int32(truncatingIfNeeded: values.ppid), flags: values.flags, majorFaults: values.majflt,
             utime: values.utime, stime: values.stime, numThreads: Int(values.threads),
             startTime: values.start, virtualBytes: values.vsize, residentPages: values.rss)
     }
@@ -119,6 +122,36 @@ enum ProcFiles {
             let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             return parts.count == 3 ? String(parts[2]) : nil
         }
+    }
+
+    /// The values of `key:` lines, as in `status`, `io` and `smaps_rollup`, in the order of
+    /// `keys`; a value in kB comes back in bytes, an absent key as nil. Scanned as bytes: one of
+    /// these files is read per process per sweep.
+    static func keyedValues(_ bytes: [UInt8], keys: [String]) -> [UInt64?] {
+        let wanted = keys.map { Array($0.utf8) }
+        var values = [UInt64?](repeating: nil, count: keys.count)
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            if let colon = bytes[lineStart..<lineEnd].firstIndex(of: UInt8(ascii: ":")),
+               let k = wanted.firstIndex(where: { bytes[lineStart..<colon].elementsEqual($0) }) {
+                var i = colon + 1
+                while i < lineEnd, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i += 1 }
+                var value: UInt64 = 0
+                var digits = 0
+                while i < lineEnd, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+                    value = value &* 10 &+ UInt64(bytes[i] - UInt8(ascii: "0"))
+                    digits += 1
+                    i += 1
+                }
+                if digits > 0 {
+                    let kilobytes = bytes[i..<lineEnd].elementsEqual(" kB".utf8)
+                    values[k] = kilobytes ? value &* 1024 : value
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        return values
     }
 
     /// The NUL-separated arguments of `cmdline`, joined by spaces.

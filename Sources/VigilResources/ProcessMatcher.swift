@@ -12,7 +12,10 @@ public struct ProcessMatcher: Sendable, Equatable {
         case comm([String])
         /// Processes whose executable's path, or its last component, is one of these.
         case exe([String])
-        /// Processes whose command line (arguments joined by spaces) matches this expression.
+        /// Processes whose command line (arguments joined by spaces) matches this expression,
+        /// anywhere unless anchored. The syntax is RE2's (Go's `regexp`, as process-exporter
+        /// takes) without back-references and look-around, matched in time linear in the
+        /// command line's length (`LinearPattern`), so that no process name can stall a sweep.
         case commandLine(String)
         /// Processes in this cgroup or below it, in any hierarchy.
         case cgroup(String)
@@ -21,8 +24,7 @@ public struct ProcessMatcher: Sendable, Equatable {
     public var rule: Rule
     /// Also take every descendant of the matched processes.
     public var includeDescendants: Bool
-    // A compiled expression is immutable; Regex is not yet marked Sendable.
-    nonisolated(unsafe) let pattern: Regex<AnyRegexOutput>?
+    let pattern: LinearPattern?
 
     /// A matcher; throws when a command-line expression does not compile.
     public init(_ rule: Rule, includeDescendants: Bool = false) throws(MatcherError) {
@@ -30,9 +32,9 @@ public struct ProcessMatcher: Sendable, Equatable {
         self.includeDescendants = includeDescendants
         if case .commandLine(let expression) = rule {
             do {
-                pattern = try Regex(expression)
+                pattern = try LinearPattern(expression)
             } catch {
-                throw MatcherError(description: "cmdline pattern \"\(expression)\" is not a regular expression: \(error)")
+                throw MatcherError(description: "cmdline pattern \"\(expression)\" is not a regular expression: \(error.message)")
             }
         } else {
             pattern = nil
@@ -64,15 +66,23 @@ struct ProcessTable {
     let source: any ProcSource
     let selfPID: Int32
     private(set) var pids: [Int32] = []
+    private(set) var pidsLoaded = false
     private var stats: [Int32: ProcStat?] = [:]
+    /// Carried from sweep to sweep by the sampler.
+    var commandLines: CommandLineVerdicts
+    /// The command lines read in this sweep, so that a process new to several patterns is read
+    /// once; dropped with the table, as the verdicts are all that is kept.
+    private var commandLineTexts: [Int32: String?] = [:]
 
-    init(source: any ProcSource, selfPID: Int32) {
+    init(source: any ProcSource, selfPID: Int32, commandLines: CommandLineVerdicts = CommandLineVerdicts()) {
         self.source = source
         self.selfPID = selfPID
+        self.commandLines = commandLines
     }
 
     mutating func loadPIDs() throws(ProcError) {
         pids = try source.list("").compactMap { Int32($0) }
+        pidsLoaded = true
     }
 
     mutating func stat(_ pid: Int32) -> ProcStat? {
@@ -81,6 +91,16 @@ struct ProcessTable {
         let stat = (try? source.read(path)).flatMap { bytes in try? ProcStat.parse(bytes, path: path) }
         stats[pid] = stat
         return stat
+    }
+
+    /// The command line of `pid`, arguments joined by spaces; nil when it cannot be read or is
+    /// empty (a zombie's: nothing to match, and nothing worth remembering).
+    private mutating func commandLine(_ pid: Int32) -> String? {
+        if let known = commandLineTexts[pid] { return known }
+        var text: String?
+        if let bytes = try? source.read("\(pid)/cmdline"), !bytes.isEmpty { text = ProcFiles.commandLine(bytes) }
+        commandLineTexts[pid] = text
+        return text
     }
 
     /// The pids `matcher` selects, with descendants when it asks for them.
@@ -106,8 +126,16 @@ struct ProcessTable {
         case .commandLine:
             guard let pattern = matcher.pattern else { break }
             for pid in pids where pid != selfPID {
-                guard let bytes = try? source.read("\(pid)/cmdline"), !bytes.isEmpty else { continue }
-                if ProcFiles.commandLine(bytes).contains(pattern) { matched.insert(pid) }
+                // Kernel threads have no command line; the start time tells a reused pid apart.
+                guard let stat = stat(pid), !stat.isKernelThread else { continue }
+                if let known = commandLines.verdict(pid: pid, startTime: stat.startTime, pattern: pattern) {
+                    if known { matched.insert(pid) }
+                    continue
+                }
+                guard let text = commandLine(pid) else { continue }
+                let matches = pattern.matches(text)
+                commandLines.record(pid: pid, startTime: stat.startTime, pattern: pattern, matches: matches)
+                if matches { matched.insert(pid) }
             }
         case .cgroup(let prefix):
             let wanted = prefix.hasSuffix("/") && prefix != "/" ? String(prefix.dropLast()) : prefix

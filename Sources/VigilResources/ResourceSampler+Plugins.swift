@@ -52,6 +52,8 @@ extension ResourceSampler {
             }
             state.configs = plugins
             state.plugins = kept
+            // Verdicts are remembered by compiled pattern; the new matchers compiled their own.
+            state.commandLines.removeAll()
             return (update, released)
         }
         for plugin in released { onBreaker?(plugin, false) }

@@ -33,6 +33,8 @@ public final class ResourceSampler: Sendable {
     let monotonic: @Sendable () -> Double
     /// kill(2): 0 when sent, else the errno. Tests record instead of sending.
     let sendSignal: @Sendable (_ pid: Int32, _ signal: Int32) -> Int32
+    /// The cgroup v2 hierarchy, for plugins matched by cgroup; nil where cgroup v2 is not mounted.
+    let cgroups: CgroupFileSystem?
     private let task = Locked<Task<Void, Never>?>(nil)
     private let sweeps = Atomic<Int>(0)
     /// Told once, at the first file another user's process keeps from the sampler.
@@ -40,17 +42,15 @@ public final class ResourceSampler: Sendable {
 
     struct Tracked: Equatable {
         var startTime: UInt64
-        var userTicks: UInt64
-        var systemTicks: UInt64
+        var counters: ProcessCounters
     }
 
     struct PluginState {
         var usage = PluginUsage()
         /// Live processes (or registered threads) by id, with the ticks last seen.
         var tracked: [Int32: Tracked] = [:]
-        /// CPU ticks of processes that have exited.
-        var exitedUserTicks: UInt64 = 0
-        var exitedSystemTicks: UInt64 = 0
+        /// The counters of processes that have exited (CPU ticks, I/O, context switches, faults).
+        var exited = ProcessCounters()
         var lastCPUSeconds: Double?
         var lastSampleTime: Double?
         var exceeded: [ResourceKind: Bool] = [:]
@@ -71,6 +71,8 @@ public final class ResourceSampler: Sendable {
         /// What is watched, in the order given.
         var configs: [PluginResources] = []
         var plugins: [String: PluginState] = [:]
+        /// Each process's command-line verdicts, carried from one sweep to the next.
+        var commandLines = CommandLineVerdicts()
     }
 
     /// - Parameters:
@@ -94,7 +96,7 @@ public final class ResourceSampler: Sendable {
         try self.init(
             plugins: plugins, registry: registry, interval: interval, source: source, constants: constants,
             onLimitEvent: onLimitEvent, onBreaker: onBreaker, monotonic: SystemClock.monotonicSeconds,
-            sendSignal: live ? Self.signal : Self.notALiveProcess)
+            sendSignal: live ? Self.signal : Self.notALiveProcess, cgroupRoot: live ? "/sys/fs/cgroup" : nil)
     }
 
     /// kill(2), returning 0 or the errno.
@@ -108,7 +110,7 @@ public final class ResourceSampler: Sendable {
         plugins: [PluginResources], registry: Registry, interval: Duration, source: any ProcSource,
         constants: SystemConstants?, onLimitEvent: (@Sendable (LimitEvent) -> Void)?,
         onBreaker: (@Sendable (_ plugin: String, _ open: Bool) -> Void)?, monotonic: @escaping @Sendable () -> Double,
-        sendSignal: @escaping @Sendable (_ pid: Int32, _ signal: Int32) -> Int32
+        sendSignal: @escaping @Sendable (_ pid: Int32, _ signal: Int32) -> Int32, cgroupRoot: String? = nil
     ) throws(ResourceSamplerError) {
         try Self.check(plugins, hasBreakerHook: onBreaker != nil)
         self.interval = interval
@@ -118,6 +120,7 @@ public final class ResourceSampler: Sendable {
         self.onBreaker = onBreaker
         self.monotonic = monotonic
         self.sendSignal = sendSignal
+        self.cgroups = cgroupRoot.map(CgroupFileSystem.init(root:)).flatMap { $0.isUnified ? $0 : nil }
         self.state = Locked(State(
             configs: plugins, plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
         do {
@@ -180,9 +183,13 @@ public final class ResourceSampler: Sendable {
     @discardableResult
     public func sampleNow() -> [String: PluginUsage] {
         let now = monotonic()
-        var table = ProcessTable(source: source, selfPID: getpid())
         var listError: ProcError?
-        let (plugins, registeredThreads) = state.withLock { state in (state.configs, state.plugins.mapValues(\.threads)) }
+        // The verdicts are taken for the sweep: a sweep that runs meanwhile starts without them.
+        let (plugins, registeredThreads, commandLines) = state.withLock { state in
+            defer { state.commandLines = CommandLineVerdicts() }
+            return (state.configs, state.plugins.mapValues(\.threads), state.commandLines)
+        }
+        var table = ProcessTable(source: source, selfPID: getpid(), commandLines: commandLines)
         if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
             do { try table.loadPIDs() } catch { listError = error }
         }
@@ -198,7 +205,8 @@ public final class ResourceSampler: Sendable {
                 }
             }
             let threads = registeredThreads[plugin.name] ?? []
-            let reading = read(pids: pids, threads: threads, table: &table, errors: &errors)
+            var reading = read(pids: pids, threads: threads, smaps: plugin.smaps, table: &table, errors: &errors)
+            reading.usage.cgroup = cgroupUsage(plugin, errors: &errors)
             state.withLock { state in
                 // Removed by `update` or `remove` while this sweep read it: its figures go nowhere.
                 guard var ps = state.plugins[plugin.name] else { return }
@@ -209,6 +217,11 @@ public final class ResourceSampler: Sendable {
                 notices += advanceEpisodes(plugin, &ps, now: now, processes: reading.tracked)
                 state.plugins[plugin.name] = ps
             }
+        }
+        if table.pidsLoaded { table.commandLines.keepOnly(table.pids) }
+        let verdicts = table.commandLines
+        state.withLock { state in
+            if state.commandLines.count == 0 { state.commandLines = verdicts }
         }
         sweeps.wrappingAdd(1, ordering: .releasing)
         notices.forEach(deliver)
@@ -238,33 +251,88 @@ public final class ResourceSampler: Sendable {
     /// been sampled once (what a readiness probe waits for).
     public var hasSampled: Bool { sweeps.load(ordering: .acquiring) > 0 }
 
+    /// How many sweeps have finished.
+    var sweepCount: Int { sweeps.load(ordering: .acquiring) }
+
     /// What one sweep read of a plugin's processes or threads.
     struct Reading {
         var usage = PluginUsage()
         var tracked: [Int32: Tracked] = [:]
+        /// Processes whose `io` or `status` could not be read this time: their counters keep
+        /// the values last read.
+        var ioUnread: Set<Int32> = []
+        var statusUnread: Set<Int32> = []
     }
 
-    private func read(pids: Set<Int32>, threads: Set<Int32>, table: inout ProcessTable, errors: inout [String]) -> Reading {
+    private func read(pids: Set<Int32>, threads: Set<Int32>, smaps: Bool, table: inout ProcessTable, errors: inout [String]) -> Reading {
         var reading = Reading()
+        if smaps && !pids.isEmpty {
+            reading.usage.proportionalBytes = 0
+            reading.usage.swapBytes = 0
+        }
         for pid in pids.sorted() {
             guard let stat = table.stat(pid) else { continue }  // exited since it was matched
             reading.usage.processes += 1
             reading.usage.threads += stat.numThreads
             reading.usage.residentBytes += stat.residentPages * UInt64(constants.pageSize)
             reading.usage.virtualBytes += stat.virtualBytes
-            reading.tracked[pid] = Tracked(startTime: stat.startTime, userTicks: stat.utime, systemTicks: stat.stime)
+            var counters = ProcessCounters(userTicks: stat.utime, systemTicks: stat.stime, majorFaults: stat.majorFaults)
+            defer { reading.tracked[pid] = Tracked(startTime: stat.startTime, counters: counters) }
             if stat.isKernelThread { continue }
+            var fds: Int?
+            // A process that exits while it is read: its other files are gone too, and are not
+            // counted again as errors; its counters keep their last figures.
+            var gone = false
             do {
-                reading.usage.openFDs += try source.countEntries("\(pid)/fd")
+                fds = try source.countEntries("\(pid)/fd")
+                reading.usage.openFDs += fds ?? 0
             } catch {
+                if case .vanished = error { gone = true }
                 noteFailure(error, into: &errors)
             }
             do {
                 if let limit = try ProcFiles.maxOpenFiles(try source.read("\(pid)/limits"), path: "\(pid)/limits") {
                     reading.usage.maxFDs = min(reading.usage.maxFDs ?? .max, limit)
+                    if let fds, limit > 0 { reading.usage.worstFDRatio = max(reading.usage.worstFDRatio ?? 0, Double(fds) / Double(limit)) }
                 }
             } catch {
+                if case .vanished = error { gone = true }
                 noteFailure(error, into: &errors)
+            }
+            if gone {
+                reading.ioUnread.insert(pid)
+                reading.statusUnread.insert(pid)
+                continue
+            }
+            // read_bytes and write_bytes, as process-exporter reports them: what reached storage.
+            do throws(ProcError) {
+                let io = ProcFiles.keyedValues(try source.read("\(pid)/io"), keys: ["read_bytes", "write_bytes"])
+                guard let read = io[0], let written = io[1] else { throw ProcError.malformed(path: "\(pid)/io", detail: "no read_bytes or write_bytes") }
+                (counters.readBytes, counters.writeBytes) = (read, written)
+            } catch {
+                reading.ioUnread.insert(pid)
+                noteFailure(error, into: &errors)
+            }
+            // The main thread's, as process-exporter reports them (status does not sum threads).
+            do throws(ProcError) {
+                let status = ProcFiles.keyedValues(
+                    try source.read("\(pid)/status"), keys: ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
+                guard let voluntary = status[0], let involuntary = status[1] else {
+                    throw ProcError.malformed(path: "\(pid)/status", detail: "no voluntary_ctxt_switches or nonvoluntary_ctxt_switches")
+                }
+                (counters.voluntarySwitches, counters.involuntarySwitches) = (voluntary, involuntary)
+            } catch {
+                reading.statusUnread.insert(pid)
+                noteFailure(error, into: &errors)
+            }
+            if smaps {
+                do {
+                    let rollup = ProcFiles.keyedValues(try source.read("\(pid)/smaps_rollup"), keys: ["Pss", "Swap"])
+                    reading.usage.proportionalBytes? += rollup[0] ?? 0
+                    reading.usage.swapBytes? += rollup[1] ?? 0
+                } catch {
+                    noteFailure(error, into: &errors)
+                }
             }
         }
         let selfPID = getpid()
@@ -274,7 +342,8 @@ public final class ResourceSampler: Sendable {
                 let stat = try ProcStat.parse(try source.read(path), path: path)
                 reading.usage.threads += 1
                 // Keyed apart from pids: a registered thread of the host is not a process.
-                reading.tracked[-tid] = Tracked(startTime: stat.startTime, userTicks: stat.utime, systemTicks: stat.stime)
+                reading.tracked[-tid] = Tracked(
+                    startTime: stat.startTime, counters: ProcessCounters(userTicks: stat.utime, systemTicks: stat.stime, majorFaults: stat.majorFaults))
             } catch {
                 errors.append(error.reason)
             }
@@ -287,29 +356,38 @@ public final class ResourceSampler: Sendable {
         // leaves its CPU time with the plugin.
         for (id, old) in ps.tracked {
             let current = reading.tracked[id]
-            if current == nil || current!.startTime != old.startTime {
-                ps.exitedUserTicks += old.userTicks
-                ps.exitedSystemTicks += old.systemTicks
-            }
+            if current == nil || current!.startTime != old.startTime { ps.exited.add(old.counters) }
         }
-        var liveUser: UInt64 = 0
-        var liveSystem: UInt64 = 0
+        var live = ProcessCounters()
         var tracked = reading.tracked
         for (id, var now) in reading.tracked {
-            // Ticks never go down for one process; guard against a kernel that says otherwise.
             if let old = ps.tracked[id], old.startTime == now.startTime {
-                now.userTicks = max(now.userTicks, old.userTicks)
-                now.systemTicks = max(now.systemTicks, old.systemTicks)
+                // A file that could not be read this time keeps what it said last time.
+                if reading.ioUnread.contains(id) {
+                    (now.counters.readBytes, now.counters.writeBytes) = (old.counters.readBytes, old.counters.writeBytes)
+                }
+                if reading.statusUnread.contains(id) {
+                    (now.counters.voluntarySwitches, now.counters.involuntarySwitches) =
+                        (old.counters.voluntarySwitches, old.counters.involuntarySwitches)
+                }
+                // Counters never go down for one process; guard against a kernel that says otherwise.
+                now.counters.formMaximum(old.counters)
                 tracked[id] = now
             }
-            liveUser += now.userTicks
-            liveSystem += now.systemTicks
+            live.add(now.counters)
         }
         ps.tracked = tracked
+        var total = ps.exited
+        total.add(live)
         let ticks = Double(constants.clockTicksPerSecond)
         var usage = reading.usage
-        usage.userSeconds = Double(ps.exitedUserTicks + liveUser) / ticks
-        usage.systemSeconds = Double(ps.exitedSystemTicks + liveSystem) / ticks
+        usage.userSeconds = Double(total.userTicks) / ticks
+        usage.systemSeconds = Double(total.systemTicks) / ticks
+        usage.majorPageFaults = total.majorFaults
+        usage.readBytes = total.readBytes
+        usage.writeBytes = total.writeBytes
+        usage.voluntaryContextSwitches = total.voluntarySwitches
+        usage.involuntaryContextSwitches = total.involuntarySwitches
         usage.threadsOnly = threadsOnly
         let cpu = usage.userSeconds + usage.systemSeconds
         if let lastCPU = ps.lastCPUSeconds, let lastTime = ps.lastSampleTime, now > lastTime {
@@ -318,6 +396,19 @@ public final class ResourceSampler: Sendable {
         ps.lastCPUSeconds = cpu
         ps.lastSampleTime = now
         ps.usage = usage
+    }
+
+    /// The cgroup v2 figures of the plugin's first cgroup matcher; nil without one, or where
+    /// cgroup v2 is not mounted.
+    private func cgroupUsage(_ plugin: PluginResources, errors: inout [String]) -> CgroupUsage? {
+        guard let cgroups else { return nil }
+        for matcher in plugin.matchers {
+            guard case .cgroup(let path) = matcher.rule else { continue }
+            let (usage, problems) = cgroups.usage(of: path)
+            errors += problems.map(\.reason)
+            return usage
+        }
+        return nil
     }
 
     private func checkLimits(_ plugin: PluginResources, _ ps: inout PluginState) -> [LimitEvent] {

@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import Vigil
+import VigilSupport
 
 /// Serves `/metrics` until shutdown, then stops accepting connections.
 struct ServerService: Service {
@@ -32,14 +33,22 @@ struct ReloadService: Service {
     }
 }
 
-/// Samples plugin processes until shutdown.
+/// Samples plugin processes until shutdown, then waits for a sweep under way within what is
+/// left of the grace period and no longer: a sweep stuck in a /proc read (a process whose memory
+/// map is locked blocks reads of its `cmdline`) is abandoned, so that SIGTERM still ends vigil.
 struct SamplerService: Service {
     let sampler: ResourceSampler
+    let shutdown: ShutdownState
+    let logger: Logger
 
     func run() async throws {
         sampler.start()
         try? await gracefulShutdown()
-        await sampler.stop()
+        let sampler = self.sampler
+        let deadline = shutdown.remaining
+        if await withDeadline(deadline, { await sampler.stop() }) == nil {
+            logger.warning("a sweep of /proc was still running at the shutdown deadline; abandoned", metadata: ["deadline": "\(deadline)"])
+        }
     }
 }
 

@@ -152,7 +152,7 @@ public struct Sidecar: Sendable {
             services.append(PusherService(
                 client: PushgatewayClient(configuration: push.client, registry: registry), interval: push.interval, shutdown: shutdown, logger: logger))
         }
-        services.append(SamplerService(sampler: sampler))
+        services.append(SamplerService(sampler: sampler, shutdown: shutdown, logger: logger))
         services += extraServices
         if reloadOnSIGHUP, reloader != nil {
             // Trapped before the server listens, so a SIGHUP sent once it does never finds the

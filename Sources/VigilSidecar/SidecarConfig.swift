@@ -79,7 +79,7 @@ public struct SidecarConfig: Sendable {
     }
 
     static func parsePlugin(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> PluginResources {
-        let p = try r.mapping(node, path, allowed: ["name", "version", "match", "include_descendants", "limits", "on_limit"])
+        let p = try r.mapping(node, path, allowed: ["name", "version", "match", "include_descendants", "limits", "on_limit", "smaps"])
         guard let name = try r.string(p["name"], path + ".name"), !name.isEmpty else {
             throw r.fail(node, path + ".name", "every plugin needs a name (the plugin label of its metrics)")
         }
@@ -107,7 +107,7 @@ public struct SidecarConfig: Sendable {
             do {
                 matchers.append(try ProcessMatcher(parsed, includeDescendants: descendants))
             } catch {
-                throw r.fail(value, kp, error.description + " (try a pattern like \"worker\\\\.py --plugin=ocr\")")
+                throw r.fail(value, kp, error.description + " (plugin \"\(name)\"; RE2 syntax without back-references or look-around; try a pattern like \"worker\\\\.py --plugin=ocr\")")
             }
         }
         if matchers.isEmpty { throw r.fail(node, path + ".match", "plugin \"\(name)\" matches no process; add a match entry, for example - comm: ocr-worker") }
@@ -123,7 +123,8 @@ public struct SidecarConfig: Sendable {
         }
         let version = try r.string(p["version"], path + ".version")
         let onLimit = try parseLimitPolicy(p["on_limit"], path + ".on_limit", limits: limits, matchers: matchers, r)
-        return PluginResources(name: name, matchers: matchers, limits: limits, version: version, onLimit: onLimit)
+        let smaps = try r.bool(p["smaps"], path + ".smaps") ?? false
+        return PluginResources(name: name, matchers: matchers, limits: limits, version: version, onLimit: onLimit, smaps: smaps)
     }
 
     /// A plugin's `on_limit:`: what happens when one of its limits stays exceeded. The sidecar

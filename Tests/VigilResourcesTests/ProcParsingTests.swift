@@ -50,6 +50,8 @@ struct FakeProc: ProcSource {
         files["\(pid)/limits"] = "Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 4096                 files     \n"
         files["\(pid)/cmdline"] = cmdline.split(separator: " ").joined(separator: "\u{0}") + "\u{0}"
         files["\(pid)/cgroup"] = cgroup
+        files["\(pid)/io"] = "rchar: 0\nwchar: 0\nread_bytes: 0\nwrite_bytes: 0\n"
+        files["\(pid)/status"] = "Name:\t\(comm)\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
         directories.insert("\(pid)/fd")
         for fd in 0..<fds { links["\(pid)/fd/\(fd)"] = "/dev/null" }
     }

@@ -81,6 +81,9 @@ final class ProcFixture {
         try FakeProc.stat(pid: pid, comm: comm, start: start).write(to: dir.appendingPathComponent("stat"), atomically: true, encoding: .utf8)
         try "Max open files            1024                 4096                 files     \n"
             .write(to: dir.appendingPathComponent("limits"), atomically: true, encoding: .utf8)
+        try "read_bytes: 0\nwrite_bytes: 0\n".write(to: dir.appendingPathComponent("io"), atomically: true, encoding: .utf8)
+        try "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
+            .write(to: dir.appendingPathComponent("status"), atomically: true, encoding: .utf8)
     }
 
     func removeProcess(pid: Int32) throws {
