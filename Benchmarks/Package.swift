@@ -11,6 +11,10 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // The tracing peer; only OTelPeerBenchmarks uses it. (Its default traits stay on: 1.6.0 does not
+        // build without them.)
+        .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0"),
     ],
     targets: [
         .executableTarget(
@@ -36,9 +40,23 @@ let package = Package(
             name: "TracingBenchmarks",
             dependencies: [
                 .product(name: "Vigil", package: "vigil"),
+                .product(name: "VigilTracingBridge", package: "vigil"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/TracingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // swift-otel's tracer on the same two swift-distributed-tracing paths as TracingBenchmarks'
+        // "bridge" benchmarks. A separate executable because InstrumentationSystem is process-global.
+        .executableTarget(
+            name: "OTelPeerBenchmarks",
+            dependencies: [
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/OTelPeerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // The wrk load test's two servers (scrape-load).

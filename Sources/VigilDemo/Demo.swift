@@ -59,9 +59,12 @@ public struct Demo: Sendable {
     }
 
     /// Builds the sidecar and the demo's plugins, breaker and workers; nothing runs yet.
-    /// - Parameter tracesFile: where spans go when `config` has no OTLP endpoint (nil: nowhere).
-    public init(config: SidecarConfig, timings: DemoTimings, hungryChildPID: Int32, tracesFile: String?, logger: Logger) throws {
-        sidecar = try Sidecar(config: config, logger: logger, tracesFile: tracesFile)
+    /// - Parameters:
+    ///   - tracesFile: where spans go when `config` has no OTLP endpoint (nil: nowhere).
+    ///   - environment: the OpenTelemetry variables (`OTEL_TRACES_SAMPLER`, `OTEL_SDK_DISABLED`, …) the sidecar obeys.
+    public init(config: SidecarConfig, timings: DemoTimings, hungryChildPID: Int32, tracesFile: String?, logger: Logger,
+                environment: [String: String] = ProcessEnvironment.all) throws {
+        sidecar = try Sidecar(config: config, environment: environment, logger: logger, tracesFile: tracesFile)
         self.timings = timings
         self.hungryChildPID = hungryChildPID
         self.tracesFile = tracesFile

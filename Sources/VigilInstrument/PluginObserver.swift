@@ -25,6 +25,8 @@ public final class PluginObserver: Sendable {
     let inFlight: GaugeFamily
     let info: GaugeFamily
     let startTime: GaugeFamily
+    /// The series of each (plugin, phase) observed by name.
+    let byName = PhaseSeriesCache()
 
     /// - Parameter buckets: the duration histogram's bounds, in seconds.
     public init(registry: Registry, tracer: Tracer? = nil, buckets: [Double] = Histogram.defaultBuckets) throws(RegistrationError) {
@@ -51,8 +53,11 @@ public final class PluginObserver: Sendable {
     @discardableResult
     public func unload(plugin: String) -> Int {
         let match = ["plugin": plugin]
-        return executions.removeAll(matching: match) + errors.removeAll(matching: match) + duration.removeAll(matching: match)
-            + inFlight.removeAll(matching: match) + info.removeAll(matching: match) + startTime.removeAll(matching: match)
+        // Under the by-name cache's lock, so that no by-name observe caches the series taken here.
+        return byName.removeAll(plugin: plugin) {
+            executions.removeAll(matching: match) + errors.removeAll(matching: match) + duration.removeAll(matching: match)
+                + inFlight.removeAll(matching: match) + info.removeAll(matching: match) + startTime.removeAll(matching: match)
+        }
     }
 
     /// The series of one phase, looked up once. A class: passing it costs one reference, where a
@@ -66,6 +71,8 @@ public final class PluginObserver: Sendable {
         @usableFromInline let errors: CounterFamily
         /// The span attributes of every execution, built once.
         @usableFromInline let attributes: [Attribute]
+        /// The key of this entry in the by-name cache.
+        let cacheHash: UInt64
 
         init(plugin: String, phase: String, observer: PluginObserver) {
             self.plugin = plugin
@@ -75,6 +82,7 @@ public final class PluginObserver: Sendable {
             inFlight = observer.inFlight.labels(plugin, phase)
             errors = observer.errors
             attributes = [Attribute("vigil.plugin", .string(plugin)), Attribute("vigil.phase", .string(phase))]
+            cacheHash = PhaseSeriesCache.hash(plugin, phase)
         }
     }
 
@@ -82,24 +90,36 @@ public final class PluginObserver: Sendable {
         PhaseSeries(plugin: plugin, phase: phase, observer: self)
     }
 
+    /// The series of `phase` of `plugin` from the by-name cache: one lock-free lookup once the
+    /// pair has been seen, made afresh after `unload(plugin:)`.
+    @inline(__always)
+    func cachedSeries(plugin: String, phase: String) -> PhaseSeries {
+        byName.series(plugin: plugin, phase: phase) { PhaseSeries(plugin: plugin, phase: phase, observer: self) }
+    }
+
     /// Runs `body` as an execution of `phase` of `plugin`: counted, timed, traced (a span named
     /// after the phase, the child of the current span) and, if it throws, counted by error type.
     /// Cancellation is recorded as such: neither an error nor a failed span.
     public func observe<T>(plugin: String, phase: String, _ body: () async throws -> T) async throws -> T {
-        try await observe(series(plugin: plugin, phase: phase), body)
+        try await observe(cachedSeries(plugin: plugin, phase: phase), body)
     }
 
     /// `observe` for synchronous code.
     public func observe<T>(plugin: String, phase: String, _ body: () throws -> T) throws -> T {
-        let s = series(plugin: plugin, phase: phase)
+        let s = cachedSeries(plugin: plugin, phase: phase)
         s.inFlight.inc()
         let start = ContinuousClock.now
-        let span = tracer?.startSpan(phase, attributes: s.attributes)
-        defer {
-            finish(s, span: span, elapsed: start.duration(to: .now))
+        guard let tracer else {
+            defer { finish(s, span: nil, elapsed: start.duration(to: .now)) }
+            do { return try body() } catch {
+                failed(s, error, span: nil)
+                throw error
+            }
         }
+        let span = tracer.startSpan(phase, attributes: s.attributes)
+        defer { finish(s, span: span, elapsed: start.duration(to: .now)) }
         do {
-            return try Span.$current.withValue(span ?? Span.current) { try body() }
+            return try Span.$current.withValue(span) { try body() }
         } catch {
             failed(s, error, span: span)
             throw error

@@ -41,6 +41,7 @@ public enum OTLPProtobuf {
                 w.fixed64(1, event.timeUnixNano)  // Event.time_unix_nano = 1
                 w.string(2, event.name)  // Event.name = 2
                 for attribute in event.attributes { w.message(3) { keyValue(&$0, attribute) } }  // Event.attributes = 3
+                w.uint(4, UInt64(event.droppedAttributes))  // Event.dropped_attributes_count = 4
             }
         }
         w.uint(12, UInt64(span.droppedEvents))  // dropped_events_count = 12
@@ -50,6 +51,7 @@ public enum OTLPProtobuf {
                 w.idField(2, link.context.spanID.value)  // Link.span_id = 2
                 w.string(3, link.context.traceState.description)  // Link.trace_state = 3
                 for attribute in link.attributes { w.message(4) { keyValue(&$0, attribute) } }  // Link.attributes = 4
+                w.uint(5, UInt64(link.droppedAttributes))  // Link.dropped_attributes_count = 5
                 w.fixed32(6, linkFlags(link.context))  // Link.flags = 6
             }
         }
@@ -117,6 +119,7 @@ public enum OTLPJSON {
             out.string(event.name)
             out.raw(",\"attributes\":")
             out.attributes(event.attributes)
+            if event.droppedAttributes > 0 { out.raw(",\"droppedAttributesCount\":\(event.droppedAttributes)") }
             out.raw("}")
         }
         if span.droppedEvents > 0 { out.raw(",\"droppedEventsCount\":\(span.droppedEvents)") }
@@ -125,6 +128,7 @@ public enum OTLPJSON {
             ids(&out, link.context)
             out.raw(",\"attributes\":")
             out.attributes(link.attributes)
+            if link.droppedAttributes > 0 { out.raw(",\"droppedAttributesCount\":\(link.droppedAttributes)") }
             out.raw(",\"flags\":\(OTLPProtobuf.linkFlags(link.context))}")
         }
         if span.droppedLinks > 0 { out.raw(",\"droppedLinksCount\":\(span.droppedLinks)") }

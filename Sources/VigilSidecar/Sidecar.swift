@@ -33,18 +33,23 @@ public struct Sidecar: Sendable {
         try registry.register(ProcessCollector())
         try registry.register(VigilMetric.buildInfo).labels(VigilVersion.current).set(1)
         let status = try ReloadStatus(registry: registry)
-        var attributes = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: VigilVersion.current).attributes
-        for (key, value) in config.resourceAttributes { attributes.append(Attribute(key, .string(value))) }
-        let resource = TelemetryResource(attributes: attributes)
+        // OTEL_SERVICE_NAME > OTEL_RESOURCE_ATTRIBUTES > resource_attributes > defaults, each key once.
+        let resource = TelemetryResource.detect(serviceName: config.serviceName, serviceVersion: VigilVersion.current,
+                                                attributes: config.resourceAttributes, environment: environment)
         metricsExporter = config.otlpMetrics.enabled ? OTLPMetricsExporter(configuration: config.otlpMetrics, registry: registry, resource: resource) : nil
+        let tracing = TracingEnvironment(environment)
+        for warning in tracing.warnings { logger.warning("\(warning)") }
         var exporter: (any SpanExporter)?
-        if let otlp = config.otlp {
+        if tracing.disabled {
+            logger.info("OTEL_SDK_DISABLED=true: no spans are made or exported")
+        } else if let otlp = config.otlp {
             exporter = OTLPHTTPExporter(configuration: otlp, resource: resource, registry: registry)
         } else if let tracesFile {
             exporter = JSONLinesSpanExporter(path: tracesFile, resource: resource)
         }
         if let exporter {
-            tracer = Tracer(resource: resource, processor: BatchSpanProcessor(exporter: exporter, registry: registry), registry: registry)
+            tracer = Tracer(resource: resource, processor: BatchSpanProcessor(exporter: exporter, registry: registry), registry: registry,
+                            environment: tracing)
         } else {
             tracer = nil
         }

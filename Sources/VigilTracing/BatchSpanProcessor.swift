@@ -1,12 +1,14 @@
 import VigilContract
 import VigilMetrics
 import VigilSupport
+import Synchronization
 
 /// Queues ended spans and exports them in batches from a task of its own, with the
 /// OpenTelemetry SDK defaults (queue 2048, batch 512, delay 5 s, export timeout 30 s).
 ///
-/// `onEnd` takes a lock for the few nanoseconds of an enqueue, never held across I/O, and never
-/// waits: a full queue drops the span and counts it in
+/// `onEnd` queues the ended span itself (one reference) under a lock held for the few
+/// nanoseconds of an append, never across I/O, and never waits; the worker builds each span's
+/// `SpanData` when it exports it. A full queue drops the span and counts it in
 /// `vigil_spans_dropped_total{reason="queue_full"}`. `forceFlush()` returns only once every span
 /// queued before it was called has been handed to the exporter and the export has finished.
 public final class BatchSpanProcessor: SpanProcessor {
@@ -36,16 +38,16 @@ public final class BatchSpanProcessor: SpanProcessor {
 
     public let configuration: Configuration
     private let exporter: any SpanExporter
-    private let state: Locked<State>
+    private let state: Mutex<State>
     private let wakeup = Wakeup()
     private let worker = Locked<Task<Void, Never>?>(nil)
     private let metrics: Metrics?
 
     private struct State {
-        var queue: [SpanData] = []
+        var queue: [Span] = []
         /// The buffer the worker swaps in when it takes the queue, so that taking it is O(1)
         /// under the lock and neither buffer's storage is given up.
-        var spare: [SpanData] = []
+        var spare: [Span] = []
         var flushWaiters: [CheckedContinuation<Void, Never>] = []
         var shuttingDown = false
         var stopped = false
@@ -65,9 +67,9 @@ public final class BatchSpanProcessor: SpanProcessor {
         configuration.maxQueueSize = max(1, configuration.maxQueueSize)
         configuration.maxExportBatchSize = max(1, min(configuration.maxExportBatchSize, configuration.maxQueueSize))
         self.configuration = configuration
-        var queue: [SpanData] = []
+        var queue: [Span] = []
         queue.reserveCapacity(configuration.maxQueueSize)
-        self.state = Locked(State(queue: queue))
+        self.state = Mutex(State(queue: queue))
         self.metrics = registry.flatMap { registry in
             try? Metrics(
                 exported: registry.register(VigilMetric.spansExported).labels(),
@@ -88,7 +90,7 @@ public final class BatchSpanProcessor: SpanProcessor {
         case shutdown
     }
 
-    public func onEnd(_ span: SpanData) {
+    public func onEnd(_ span: Span) {
         let outcome: (accepted: Bool, length: Int, reason: DropReason) = state.withLock { state in
             if state.shuttingDown { return (false, state.queue.count, .shutdown) }
             guard state.queue.count < configuration.maxQueueSize else { return (false, state.queue.count, .queueFull) }
@@ -153,7 +155,7 @@ public final class BatchSpanProcessor: SpanProcessor {
             var start = 0
             while start < taken.count {
                 let end = min(start + configuration.maxExportBatchSize, taken.count)
-                await exportWithTimeout(Array(taken[start..<end]))
+                await exportWithTimeout(taken[start..<end].map(\.snapshot))
                 start = end
             }
             taken.removeAll(keepingCapacity: true)
@@ -163,8 +165,8 @@ public final class BatchSpanProcessor: SpanProcessor {
     }
 
     /// Everything queued, leaving the spare buffer as the new queue.
-    private func takeAll() -> [SpanData] {
-        let taken = state.withLock { state -> [SpanData] in
+    private func takeAll() -> [Span] {
+        let taken = state.withLock { state -> [Span] in
             guard !state.stopped else { return [] }
             var taken = state.spare
             swap(&taken, &state.queue)

@@ -63,10 +63,12 @@ public struct SpanID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// SplitMix64 over an atomic counter, seeded once from the system's random source: one atomic
-/// add per id, no lock, no system call. Its output passes BigCrush; ids need to be unique and
-/// unpredictable enough to sample on, not secret.
+/// add per span (for a root span's trace id and span id together), no lock, no system call. Its
+/// output passes BigCrush; ids need to be unique and unpredictable enough to sample on, not
+/// secret.
 enum IDGenerator {
     private static let state = Atomic<UInt64>(seed())
+    private static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     private static func seed() -> UInt64 {
         var generator = SystemRandomNumberGenerator()
@@ -75,7 +77,23 @@ enum IDGenerator {
 
     @inline(__always)
     static func next() -> UInt64 {
-        var z = state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        mix(state.wrappingAdd(gamma, ordering: .relaxed).newValue)
+    }
+
+    /// A new trace id and span id from one atomic add.
+    @inline(__always)
+    static func nextTraceAndSpan() -> (TraceID, SpanID) {
+        let base = state.wrappingAdd(gamma &* 3, ordering: .relaxed).newValue
+        let trace = TraceID(high: mix(base &- gamma &* 2), low: mix(base &- gamma))
+        let span = SpanID(mix(base))
+        // All-zero ids are invalid; SplitMix64 yields zero once in 2^64 draws.
+        guard trace.isValid, span.isValid else { return (TraceID.random(), SpanID.random()) }
+        return (trace, span)
+    }
+
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)

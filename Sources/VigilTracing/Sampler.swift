@@ -27,19 +27,4 @@ public indirect enum Sampler: Sendable, Equatable {
             return root.shouldSample(traceID: traceID, parent: nil)
         }
     }
-
-    /// Reads `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as the OpenTelemetry
-    /// specification defines them; nil when unset or not understood.
-    public static func fromEnvironment(_ environment: [String: String]) -> Sampler? {
-        let arg = environment["OTEL_TRACES_SAMPLER_ARG"].flatMap(Double.init).map { min(max($0, 0), 1) } ?? 1
-        switch environment["OTEL_TRACES_SAMPLER"] {
-        case "always_on": return .alwaysOn
-        case "always_off": return .alwaysOff
-        case "traceidratio": return .traceIDRatio(arg)
-        case "parentbased_always_on": return .parentBased(root: .alwaysOn)
-        case "parentbased_always_off": return .parentBased(root: .alwaysOff)
-        case "parentbased_traceidratio": return .parentBased(root: .traceIDRatio(arg))
-        default: return nil
-        }
-    }
 }

@@ -48,11 +48,14 @@ public struct SpanEvent: Sendable, Equatable {
     public var name: String
     public var timeUnixNano: UInt64
     public var attributes: [Attribute]
+    /// Attributes past `SpanLimits.attributesPerEvent`, left out.
+    public var droppedAttributes: Int
 
-    public init(name: String, timeUnixNano: UInt64, attributes: [Attribute] = []) {
+    public init(name: String, timeUnixNano: UInt64, attributes: [Attribute] = [], droppedAttributes: Int = 0) {
         self.name = name
         self.timeUnixNano = timeUnixNano
         self.attributes = attributes
+        self.droppedAttributes = droppedAttributes
     }
 }
 
@@ -60,22 +63,66 @@ public struct SpanEvent: Sendable, Equatable {
 public struct SpanLink: Sendable, Equatable {
     public var context: SpanContext
     public var attributes: [Attribute]
+    /// Attributes past `SpanLimits.attributesPerLink`, left out.
+    public var droppedAttributes: Int
 
-    public init(_ context: SpanContext, attributes: [Attribute] = []) {
+    public init(_ context: SpanContext, attributes: [Attribute] = [], droppedAttributes: Int = 0) {
         self.context = context
         self.attributes = attributes
+        self.droppedAttributes = droppedAttributes
     }
 }
 
-/// The most attributes, events and links one span keeps; past these they are counted as
-/// dropped, as the OpenTelemetry SDKs' default span limits do.
+/// The most attributes, events and links one span keeps, past which they are counted as
+/// dropped, and the longest attribute value: the OpenTelemetry SDKs' span limits, with their
+/// defaults (`TracingEnvironment` reads them from `OTEL_SPAN_*_LIMIT`).
 public struct SpanLimits: Sendable, Equatable {
     public var attributes = 128
     public var events = 128
     public var links = 128
     public var attributesPerEvent = 128
+    public var attributesPerLink = 128
+    /// String values (and each string of an array) longer than this many characters are
+    /// truncated when the span is exported; nil: no limit.
+    public var attributeValueLength: Int?
 
     public init() {}
+
+    /// `value` cut to `attributeValueLength` characters.
+    func truncated(_ value: AttributeValue) -> AttributeValue {
+        guard let length = attributeValueLength else { return value }
+        switch value {
+        case .string(let s) where s.count > length: return .string(String(s.prefix(length)))
+        case .stringArray(let a) where a.contains(where: { $0.count > length }):
+            return .stringArray(a.map { $0.count > length ? String($0.prefix(length)) : $0 })
+        default: return value
+        }
+    }
+
+    /// `link` with at most `attributesPerLink` attributes, the rest counted as dropped.
+    func limited(_ link: SpanLink) -> SpanLink {
+        guard link.attributes.count > attributesPerLink else { return link }
+        return SpanLink(link.context, attributes: Array(link.attributes.prefix(attributesPerLink)),
+                        droppedAttributes: link.droppedAttributes + link.attributes.count - attributesPerLink)
+    }
+
+    /// `attributes` with their values truncated.
+    func truncated(_ attributes: [Attribute]) -> [Attribute] {
+        guard attributeValueLength != nil else { return attributes }
+        return attributes.map { Attribute($0.key, truncated($0.value)) }
+    }
+}
+
+/// Attributes a bridge keeps in its own type (the swift-distributed-tracing bridge keeps
+/// `SpanAttributes`), so that setting them through the bridge costs no conversion and no copy:
+/// they are turned into `Attribute`s only when the span is exported, after the span's own
+/// attributes, replacing any with the same key.
+public protocol BridgedAttributes: Sendable {
+    init()
+    var isEmpty: Bool { get }
+    /// Adds `other`'s attributes, its values winning.
+    mutating func merge(_ other: Self)
+    func forEachAttribute(_ body: (String, AttributeValue) -> Void)
 }
 
 /// One operation in a trace. Start it from a `Tracer`; set attributes, events and status while
@@ -83,6 +130,9 @@ public struct SpanLimits: Sendable, Equatable {
 ///
 /// A span that the sampler left out is not recording: it carries its context so that children
 /// and outgoing requests stay in the trace, and everything else on it costs next to nothing.
+///
+/// Ending a span only stamps it and hands the span itself to the processor; its `SpanData` is
+/// built when it is exported, off the thread that ended it.
 public final class Span: @unchecked Sendable {
     public let context: SpanContext
     public let parentSpanID: SpanID?
@@ -93,6 +143,7 @@ public final class Span: @unchecked Sendable {
     private let lock = SpinLock()
     private var _name: String
     private var attributes: [Attribute]
+    private var bridged: (any BridgedAttributes)?
     private var events: [SpanEvent] = []
     private var links: [SpanLink]
     private var status = SpanStatus.unset
@@ -108,12 +159,19 @@ public final class Span: @unchecked Sendable {
         self.kind = kind
         self.startTimeUnixNano = start
         self.tracer = tracer
-        let limits = tracer?.limits ?? SpanLimits()
         // Arrays within the limits are kept as they are: copying them would allocate.
-        self.attributes = attributes.count <= limits.attributes ? attributes : Array(attributes.prefix(limits.attributes))
-        self.links = links.count <= limits.links ? links : Array(links.prefix(limits.links))
-        dropped.attributes = max(0, attributes.count - limits.attributes)
-        dropped.links = max(0, links.count - limits.links)
+        if let limits = tracer?.limits, attributes.count > limits.attributes || links.count > limits.links {
+            self.attributes = Array(attributes.prefix(limits.attributes))
+            self.links = Array(links.prefix(limits.links))
+            dropped.attributes = max(0, attributes.count - limits.attributes)
+            dropped.links = max(0, links.count - limits.links)
+        } else {
+            self.attributes = attributes
+            self.links = links
+        }
+        if let limits = tracer?.limits, self.links.contains(where: { $0.attributes.count > limits.attributesPerLink }) {
+            self.links = self.links.map(limits.limited)
+        }
     }
 
     /// Whether this span is recorded and will be exported.
@@ -140,11 +198,47 @@ public final class Span: @unchecked Sendable {
         }
     }
 
+    /// The span's own attributes, without bridged ones (bridges).
+    public var ownAttributes: [Attribute] { lock.withLock { attributes } }
+
+    /// The bridged attributes of type `A`, or nil if there are none (or they are of another type).
+    public func bridgedAttributes<A: BridgedAttributes>(as type: A.Type) -> A? {
+        lock.withLock { bridged as? A }
+    }
+
+    /// Takes the bridged attributes out of the span for the caller to update in place (no copy
+    /// on write), leaving none; hand them back with `putBridgedAttributes`. Meanwhile readers
+    /// see none. Empty for a span that is not recording.
+    public func takeBridgedAttributes<A: BridgedAttributes>(as type: A.Type) -> A {
+        guard tracer != nil else { return A() }
+        return lock.withLock {
+            guard let taken = bridged as? A else { return A() }
+            bridged = nil
+            return taken
+        }
+    }
+
+    /// Stores bridged attributes, merged over any another thread stored since they were taken.
+    /// Ignored once the span has ended, or when it is not recording.
+    public func putBridgedAttributes<A: BridgedAttributes>(_ attributes: A) {
+        guard tracer != nil else { return }
+        lock.withLock {
+            guard !ended else { return }
+            if var existing = bridged as? A, !existing.isEmpty {
+                existing.merge(attributes)
+                bridged = existing
+            } else {
+                bridged = attributes
+            }
+        }
+    }
+
     /// Records an event, now or at `timeUnixNano`.
     public func addEvent(_ name: String, attributes: [Attribute] = [], timeUnixNano: UInt64? = nil) {
         guard let tracer else { return }
+        let kept = tracer.limits.attributesPerEvent
         let event = SpanEvent(name: name, timeUnixNano: timeUnixNano ?? SystemClock.wallNanoseconds(),
-                              attributes: Array(attributes.prefix(tracer.limits.attributesPerEvent)))
+                              attributes: Array(attributes.prefix(kept)), droppedAttributes: max(0, attributes.count - kept))
         lock.withLock {
             guard !ended else { return }
             if events.count < tracer.limits.events { events.append(event) } else { dropped.events += 1 }
@@ -172,6 +266,7 @@ public final class Span: @unchecked Sendable {
 
     public func addLink(_ link: SpanLink) {
         guard let tracer else { return }
+        let link = tracer.limits.limited(link)
         lock.withLock {
             guard !ended else { return }
             if links.count < tracer.limits.links { links.append(link) } else { dropped.links += 1 }
@@ -183,28 +278,50 @@ public final class Span: @unchecked Sendable {
     public func end(timeUnixNano: UInt64? = nil) {
         guard let tracer else { return }
         let end = timeUnixNano ?? SystemClock.wallNanoseconds()
-        let data: SpanData? = lock.withLock {
-            guard !ended else { return nil }
+        let first: Bool = lock.withLock {
+            guard !ended else { return false }
             ended = true
             endTimeUnixNano = max(end, startTimeUnixNano)
+            return true
+        }
+        guard first else { return tracer.recordDoubleEnd() }
+        tracer.processor.onEnd(self)
+    }
+
+    /// Whether `end()` was called.
+    public var hasEnded: Bool { lock.withLock { ended } }
+
+    /// The span's data as it stands: what exporters get once it has ended. Bridged attributes
+    /// follow the span's own, within the attribute limit; those past it count as dropped.
+    public var snapshot: SpanData {
+        let limits = tracer?.limits ?? SpanLimits()
+        let limit = limits.attributes
+        return lock.withLock {
+            var all = attributes
+            var droppedAttributes = dropped.attributes
+            if let bridged, !bridged.isEmpty {
+                bridged.forEachAttribute { key, value in
+                    if let i = all.firstIndex(where: { $0.key == key }) {
+                        all[i].value = value
+                    } else if all.count < limit {
+                        all.append(Attribute(key, value))
+                    } else {
+                        droppedAttributes += 1
+                    }
+                }
+            }
+            var events = events
+            var links = links
+            if limits.attributeValueLength != nil {
+                all = limits.truncated(all)
+                for i in events.indices { events[i].attributes = limits.truncated(events[i].attributes) }
+                for i in links.indices { links[i].attributes = limits.truncated(links[i].attributes) }
+            }
             return SpanData(
                 name: _name, context: context, parentSpanID: parentSpanID, kind: kind,
                 startTimeUnixNano: startTimeUnixNano, endTimeUnixNano: endTimeUnixNano,
-                attributes: attributes, events: events, links: links, status: status,
-                droppedAttributes: dropped.attributes, droppedEvents: dropped.events, droppedLinks: dropped.links)
-        }
-        guard let data else { return tracer.recordDoubleEnd() }
-        tracer.processor.onEnd(data)
-    }
-
-    /// The span's data as it stands; for tests and processors.
-    public var snapshot: SpanData {
-        lock.withLock {
-            SpanData(
-                name: _name, context: context, parentSpanID: parentSpanID, kind: kind,
-                startTimeUnixNano: startTimeUnixNano, endTimeUnixNano: endTimeUnixNano,
-                attributes: attributes, events: events, links: links, status: status,
-                droppedAttributes: dropped.attributes, droppedEvents: dropped.events, droppedLinks: dropped.links)
+                attributes: all, events: events, links: links, status: status,
+                droppedAttributes: droppedAttributes, droppedEvents: dropped.events, droppedLinks: dropped.links)
         }
     }
 

@@ -1,7 +1,8 @@
 /// Receives spans as they end.
 public protocol SpanProcessor: Sendable {
-    /// Called on the thread that ended the span: must never block.
-    func onEnd(_ span: SpanData)
+    /// Called on the thread that ended the span, with the ended span (its `snapshot` no longer
+    /// changes): must never block. Build the `SpanData` later, off that thread, if you can.
+    func onEnd(_ span: Span)
     /// Delivers every span received so far before returning.
     func forceFlush() async
     /// Delivers what it can within `deadline`, then stops taking spans.

@@ -14,23 +14,47 @@ public enum ParentContext: Sendable {
 }
 
 /// Starts spans and hands ended ones to a processor.
+///
+/// What is not given explicitly comes from the OpenTelemetry environment
+/// (`TracingEnvironment.current`: `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_SPAN_*_LIMIT`,
+/// `OTEL_PROPAGATORS`); with `OTEL_SDK_DISABLED=true` no span records and nothing is exported.
 public final class Tracer: Sendable {
     public let resource: TelemetryResource
     public let sampler: Sampler
     public let limits: SpanLimits
+    /// The headers `inject` and `extract` use (`OTEL_PROPAGATORS`).
+    public let propagation: Propagation
+    /// False under `OTEL_SDK_DISABLED=true`: every span is a non-recording one.
+    public let isEnabled: Bool
     let processor: any SpanProcessor
     private let endErrors: Counter?
 
     /// - Parameters:
+    ///   - sampler: nil for the environment's (`OTEL_TRACES_SAMPLER`), by default `parentbased_always_on`.
+    ///   - limits: nil for the environment's (`OTEL_SPAN_*_LIMIT`), by default the specification's.
     ///   - processor: receives every ended, sampled span (a `BatchSpanProcessor` to export).
     ///   - registry: where the tracer's self-metrics go (`vigil_span_end_errors_total`).
-    public init(resource: TelemetryResource, sampler: Sampler = .default, limits: SpanLimits = SpanLimits(),
-                processor: any SpanProcessor, registry: Registry? = nil) {
+    ///   - environment: the OpenTelemetry variables; this process's by default.
+    public init(resource: TelemetryResource, sampler: Sampler? = nil, limits: SpanLimits? = nil,
+                processor: any SpanProcessor, registry: Registry? = nil, environment: TracingEnvironment = .current) {
         self.resource = resource
-        self.sampler = sampler
-        self.limits = limits
+        self.sampler = sampler ?? environment.sampler
+        self.limits = limits ?? environment.limits
+        self.propagation = Propagation(propagators: environment.propagators)
+        self.isEnabled = !environment.disabled
         self.processor = processor
         self.endErrors = try? registry?.register(VigilMetric.spanEndErrors).labels()
+    }
+
+    /// Writes `context` and `baggage` into an outgoing request with the configured propagators.
+    public func inject<Carrier>(_ context: SpanContext?, baggage: Baggage = Baggage(), into carrier: inout Carrier,
+                                set: (inout Carrier, String, String) -> Void) {
+        propagation.inject(context, baggage: baggage, into: &carrier, set: set)
+    }
+
+    /// Reads the span context and baggage of an incoming request with the configured propagators.
+    public func extract<Carrier>(from carrier: Carrier, get: (Carrier, String) -> String?) -> (context: SpanContext?, baggage: Baggage) {
+        propagation.extract(from: carrier, get: get)
     }
 
     /// Starts a span. It is not the current span of any task until you run code in
@@ -44,12 +68,19 @@ public final class Tracer: Sendable {
         case .none: nil
         case .context(let context): context.isValid ? context : nil
         }
-        let traceID = parentContext?.traceID ?? TraceID.random()
-        let sampled = sampler.shouldSample(traceID: traceID, parent: parentContext)
+        let traceID: TraceID
+        let spanID: SpanID
+        if let parentContext {
+            traceID = parentContext.traceID
+            spanID = SpanID.random()
+        } else {
+            (traceID, spanID) = IDGenerator.nextTraceAndSpan()
+        }
+        let sampled = isEnabled && sampler.shouldSample(traceID: traceID, parent: parentContext)
         var flags = parentContext?.traceFlags ?? 0
         flags = sampled ? flags | 1 : flags & ~1
         let context = SpanContext(
-            traceID: traceID, spanID: SpanID.random(), traceFlags: flags,
+            traceID: traceID, spanID: spanID, traceFlags: flags,
             traceState: parentContext?.traceState ?? TraceState(), isRemote: false)
         return Span(
             name: name, context: context, parentSpanID: parentContext?.spanID, kind: kind,
@@ -120,10 +151,16 @@ public struct TelemetryResource: Sendable, Equatable {
         self.attributes = attributes
     }
 
-    /// `service.name`, `service.version`, `host.name`, `process.pid`, then every
-    /// `OTEL_RESOURCE_ATTRIBUTES` pair; `OTEL_SERVICE_NAME` overrides `serviceName`.
+    /// The resource of this process. Each key appears once; a later source replaces an earlier
+    /// one's value:
+    /// 1. defaults: `service.name` (`serviceName`), `service.version`, `service.instance.id` (a
+    ///    UUID generated once per process), `host.name`, `process.pid`, `telemetry.sdk.*`;
+    /// 2. `configured` (vigil.yml's `resource_attributes`, a host's own);
+    /// 3. `OTEL_RESOURCE_ATTRIBUTES` (`key=value` pairs, comma-separated, values percent-encoded);
+    /// 4. `OTEL_SERVICE_NAME`, for `service.name`.
     public static func detect(
-        serviceName: String, serviceVersion: String? = nil, environment: [String: String] = ProcessEnvironment.all
+        serviceName: String, serviceVersion: String? = nil, attributes configured: [(String, String)] = [],
+        environment: [String: String] = ProcessEnvironment.all
     ) -> TelemetryResource {
         var attributes: [Attribute] = []
         func put(_ key: String, _ value: AttributeValue) {
@@ -131,11 +168,12 @@ public struct TelemetryResource: Sendable, Equatable {
         }
         put("service.name", .string(serviceName))
         if let serviceVersion { put("service.version", .string(serviceVersion)) }
+        put("service.instance.id", .string(ProcessEnvironment.instanceID))
         if let host = ProcessEnvironment.hostName() { put("host.name", .string(host)) }
         put("process.pid", .int(Int64(ProcessEnvironment.pid)))
         put("telemetry.sdk.name", "vigil")
         put("telemetry.sdk.language", "swift")
-        // W3C Baggage-style list: key=value pairs, comma-separated, values percent-encoded.
+        for (key, value) in configured where !key.isEmpty { put(key, .string(value)) }
         for pair in (environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { continue }

@@ -16,10 +16,16 @@ public struct VigilTracer: Tracing.Tracer {
         at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
     ) -> BridgedSpan {
         var serviceContext = context()
-        // The parent: a span started through this bridge, else the task's Vigil span, else none.
-        let parent: ParentContext = serviceContext.vigilSpanContext.map { .context($0) } ?? .current
+        // The parent: a span started through this bridge, else a context extracted from a
+        // request, else the task's Vigil span, else none.
+        let parent: ParentContext =
+            if let span = serviceContext[VigilSpanKey.self] { .context(span.context) }
+            else if let remote = serviceContext[VigilRemoteContextKey.self] { .context(remote) }
+            else { .current }
         let span = tracer.startSpan(operationName, kind: kind.vigilKind, parent: parent, startTimeUnixNano: instant().nanosecondsSinceEpoch)
-        serviceContext.vigilSpanContext = span.context
+        // The span itself, not its context: a reference needs no box, so this costs the
+        // context's one dictionary write.
+        serviceContext[VigilSpanKey.self] = span
         return BridgedSpan(span: span, context: serviceContext)
     }
 
@@ -33,17 +39,21 @@ public struct VigilTracer: Tracing.Tracer {
         await tracer.forceFlush()
     }
 
+    /// Reads the headers of `OTEL_PROPAGATORS` (the tracer's `propagation`): `traceparent` and
+    /// `tracestate` into the context's parent span context, `baggage` into `w3cBaggage`.
     public func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract)
     where Extract.Carrier == Carrier {
-        if let remote = W3CTraceContext.extract(from: carrier, get: { extractor.extract(key: $1, from: $0) }) {
-            context.vigilSpanContext = remote
-        }
+        let (remote, baggage) = tracer.extract(from: carrier) { extractor.extract(key: $1, from: $0) }
+        if let remote { context.vigilSpanContext = remote }
+        if !baggage.isEmpty { context.w3cBaggage = baggage }
     }
 
+    /// Writes the context's span context and `w3cBaggage` with the headers of `OTEL_PROPAGATORS`.
     public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
     where Inject.Carrier == Carrier {
-        guard let spanContext = context.vigilSpanContext else { return }
-        W3CTraceContext.inject(spanContext, into: &carrier) { carrier, key, value in injector.inject(value, forKey: key, into: &carrier) }
+        tracer.inject(context.vigilSpanContext, baggage: context.w3cBaggage ?? Baggage(), into: &carrier) { carrier, key, value in
+            injector.inject(value, forKey: key, into: &carrier)
+        }
     }
 }
 
@@ -59,14 +69,26 @@ public struct BridgedSpan: Tracing.Span {
 
     public var isRecording: Bool { span.isRecording }
 
+    /// Attributes set here are kept as `SpanAttributes` inside the Vigil span and converted
+    /// only when the span is exported. `span.attributes[key] = value` updates them in place.
     public var attributes: SpanAttributes {
         get {
-            var attributes = SpanAttributes()
-            for attribute in span.snapshot.attributes { attributes[attribute.key] = attribute.value.spanAttribute }
-            return attributes
+            let bridged = span.bridgedAttributes(as: SpanAttributes.self) ?? [:]
+            let own = span.ownAttributes
+            guard !own.isEmpty else { return bridged }
+            var all: SpanAttributes = [:]
+            for attribute in own { all[attribute.key] = attribute.value.spanAttribute }
+            all.merge(bridged)
+            return all
         }
         nonmutating set {
-            newValue.forEach { key, value in span.setAttribute(key, AttributeValue(value)) }
+            _ = span.takeBridgedAttributes(as: SpanAttributes.self)
+            span.putBridgedAttributes(newValue)
+        }
+        nonmutating _modify {
+            var attributes = span.takeBridgedAttributes(as: SpanAttributes.self)
+            defer { span.putBridgedAttributes(attributes) }
+            yield &attributes
         }
     }
 
@@ -99,16 +121,50 @@ public struct BridgedSpan: Tracing.Span {
     }
 }
 
-private enum VigilSpanContextKey: ServiceContextKey {
+/// The span started through the bridge, carried in the service context of its children.
+private enum VigilSpanKey: ServiceContextKey {
+    typealias Value = VigilTracing.Span
+    static var nameOverride: String? { "vigil-span" }
+}
+
+/// A span context that came from another process (`extract`).
+private enum VigilRemoteContextKey: ServiceContextKey {
     typealias Value = SpanContext
     static var nameOverride: String? { "vigil-span-context" }
 }
 
 extension ServiceContext {
-    /// The Vigil span context carried in a service context.
+    /// The Vigil span context carried in a service context: the span started through the
+    /// bridge, else one extracted from a request. Setting it replaces both.
     public var vigilSpanContext: SpanContext? {
-        get { self[VigilSpanContextKey.self] }
-        set { self[VigilSpanContextKey.self] = newValue }
+        get { self[VigilSpanKey.self]?.context ?? self[VigilRemoteContextKey.self] }
+        set {
+            self[VigilSpanKey.self] = nil
+            self[VigilRemoteContextKey.self] = newValue
+        }
+    }
+}
+
+/// W3C Baggage carried in a service context.
+private enum VigilBaggageKey: ServiceContextKey {
+    typealias Value = Baggage
+    static var nameOverride: String? { "w3c-baggage" }
+}
+
+extension ServiceContext {
+    /// W3C Baggage that travels with the context: what `extract` read from a request's `baggage`
+    /// header, and what `inject` writes into outgoing requests (with the `baggage` propagator).
+    public var w3cBaggage: Baggage? {
+        get { self[VigilBaggageKey.self] }
+        set { self[VigilBaggageKey.self] = newValue }
+    }
+}
+
+extension SpanAttributes: BridgedAttributes {
+    public init() { self = [:] }
+
+    public func forEachAttribute(_ body: (String, AttributeValue) -> Void) {
+        forEach { key, value in body(key, AttributeValue(value)) }
     }
 }
 

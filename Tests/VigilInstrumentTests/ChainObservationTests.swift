@@ -56,7 +56,7 @@ private struct Pair: Plugin {
 private final class Spans: SpanProcessor, @unchecked Sendable {
     private let lock = NSLock()
     private var spans: [SpanData] = []
-    func onEnd(_ span: SpanData) { lock.withLock { spans.append(span) } }
+    func onEnd(_ span: Span) { lock.withLock { spans.append(span.snapshot) } }
     func forceFlush() async {}
     func shutdown(deadline: Duration) async {}
     var ended: [SpanData] { lock.withLock { spans } }

@@ -13,7 +13,7 @@ final class TracerTests: XCTestCase {
         config.scheduleDelay = delay
         let processor = BatchSpanProcessor(exporter: exporter, configuration: config, registry: registry)
         return Tracer(resource: TelemetryResource(attributes: [Attribute("service.name", "t")]), sampler: sampler,
-                      processor: processor, registry: registry)
+                      processor: processor, registry: registry, environment: TracingEnvironment())
     }
 
     func testChildrenInTasksAndChildTasksShareTheTraceAndNameTheirParent() async throws {
@@ -63,9 +63,6 @@ final class TracerTests: XCTestCase {
         // The decision depends on the trace id alone: every service agrees.
         let id = TraceID.random()
         XCTAssertEqual(Sampler.traceIDRatio(0.5).shouldSample(traceID: id, parent: nil), Sampler.traceIDRatio(0.5).shouldSample(traceID: id, parent: nil))
-        XCTAssertEqual(Sampler.fromEnvironment(["OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"]),
-                       .parentBased(root: .traceIDRatio(0.1)))
-        XCTAssertNil(Sampler.fromEnvironment(["OTEL_TRACES_SAMPLER": "bogus"]))
     }
 
     func testUnsampledSpansPropagateButAreNotExported() async {

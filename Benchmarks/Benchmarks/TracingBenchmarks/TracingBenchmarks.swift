@@ -1,6 +1,13 @@
-// The cost of tracing: starting and ending spans, and encoding and compressing batches.
+// The cost of tracing: starting and ending spans, observing by name, the swift-distributed-tracing
+// bridge as users call it, and encoding and compressing batches. Figures to quote are ratios to
+// "counter increment (floor)" of the same run, and, for the "bridge: …" rows, to the rows of the
+// same names in OTelPeerBenchmarks (swift-otel).
 import Benchmark
+import enum Instrumentation.InstrumentationSystem
+import func Tracing.startSpan
+import func Tracing.withSpan
 import Vigil
+import VigilTracingBridge
 
 /// Takes batches and throws them away, so that only the span path is measured.
 struct DiscardingExporter: SpanExporter {
@@ -32,6 +39,7 @@ func makeBatch(_ count: Int) -> [SpanData] {
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal], maxDuration: .seconds(3))
     instrumentBenchmarks()
+    bridgeBenchmarks()
 
     Benchmark("span start + end, 2 attributes", configuration: .init(scalingFactor: .kilo)) { benchmark, tracer in
         for _ in benchmark.scaledIterations {
@@ -83,6 +91,31 @@ struct Increment: Phase {
 let instrumentBenchmarks: @Sendable () -> Void = {
     let perCall = Benchmark.Configuration(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3))
 
+    // The yardstick the targets are expressed in: one counter increment (one atomic add).
+    Benchmark("counter increment (floor)", configuration: perCall) { benchmark, counter in
+        for _ in benchmark.scaledIterations { counter.inc() }
+        blackHole(counter)
+    } setup: {
+        try Registry().counter("bench_total", help: "B.")
+    }
+
+    // README's API for code that is not a Phase, called as a host calls it: by name, every time.
+    Benchmark("observe by name, metrics only", configuration: perCall) { benchmark, observer in
+        for _ in benchmark.scaledIterations {
+            try await observer.observe(plugin: "index", phase: "fetch") {}
+        }
+    } setup: {
+        try PluginObserver(registry: Registry())
+    }
+
+    Benchmark("observe by name, traced", configuration: perCall) { benchmark, observer in
+        for _ in benchmark.scaledIterations {
+            try await observer.observe(plugin: "index", phase: "fetch") {}
+        }
+    } setup: {
+        try PluginObserver(registry: Registry(), tracer: makeTracer())
+    }
+
     Benchmark("phase, bare call", configuration: perCall) { benchmark in
         let phase = Increment()
         var x = 0
@@ -119,5 +152,36 @@ let instrumentBenchmarks: @Sendable () -> Void = {
         let body: () throws -> Int = { x &+ 1 }
         for _ in benchmark.scaledIterations { x = try body() }
         blackHole(x)
+    }
+}
+
+// MARK: The swift-distributed-tracing bridge, through InstrumentationSystem as instrumented libraries call it.
+
+/// InstrumentationSystem can be bootstrapped once per process: the first bridge benchmark does it.
+let bootstrapVigilTracer: Void = {
+    InstrumentationSystem.bootstrap(VigilTracer(makeTracer()))
+}()
+
+let bridgeBenchmarks: @Sendable () -> Void = {
+    let perCall = Benchmark.Configuration(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3))
+
+    // Names as in OTelPeerBenchmarks, so the rows pair up.
+    Benchmark("bridge: withSpan", configuration: perCall) { benchmark in
+        for _ in benchmark.scaledIterations {
+            withSpan("op") { _ in }
+        }
+    } setup: {
+        bootstrapVigilTracer
+    }
+
+    Benchmark("bridge: startSpan + 2 attributes + end", configuration: perCall) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let span = startSpan("op")
+            span.attributes["vigil.plugin"] = "ocr"
+            span.attributes["vigil.phase"] = "tokenize"
+            span.end()
+        }
+    } setup: {
+        bootstrapVigilTracer
     }
 }
