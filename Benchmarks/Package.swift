@@ -11,14 +11,18 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         .executableTarget(
             name: "MetricsBenchmarks",
             dependencies: [
-                .product(name: "Vigil", package: "vigil"),
+                // The metrics core and the swift-metrics backend only: no NIO or TLS to build.
+                .product(name: "VigilMetrics", package: "vigil"),
+                .product(name: "VigilSwiftMetrics", package: "vigil"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Benchmarks/MetricsBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
