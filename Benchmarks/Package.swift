@@ -15,14 +15,18 @@ let package = Package(
         // The tracing peer; only OTelPeerBenchmarks uses it. (Its default traits stay on: 1.6.0 does not
         // build without them.)
         .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         .executableTarget(
             name: "MetricsBenchmarks",
             dependencies: [
-                .product(name: "Vigil", package: "vigil"),
+                // The metrics core and the swift-metrics backend only: no NIO or TLS to build.
+                .product(name: "VigilMetrics", package: "vigil"),
+                .product(name: "VigilSwiftMetrics", package: "vigil"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Benchmarks/MetricsBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
