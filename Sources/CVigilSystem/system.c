@@ -14,3 +14,5 @@ long vigil_membarrier(int cmd, unsigned int flags) {
 int vigil_gettid(void) {
     return (int)syscall(SYS_gettid);
 }
+
+__thread void *vigil_read_section_slot = 0;

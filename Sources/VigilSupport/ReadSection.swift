@@ -105,7 +105,7 @@ public enum ReadSection {
     }
 
     private static func currentSlot() -> UnsafeMutablePointer<Slot> {
-        if let raw = pthread_getspecific(key) { return raw.assumingMemoryBound(to: Slot.self) }
+        if let raw = vigil_read_section_slot_get() { return raw.assumingMemoryBound(to: Slot.self) }
         _ = setUp
         let slot = registry.withLock { registry -> UnsafeMutablePointer<Slot> in
             if let reused = registry.free.popLast() { return reused }
@@ -114,12 +114,17 @@ public enum ReadSection {
             registry.slots.append(fresh)
             return fresh
         }
+        // The key is kept only for its destructor, which hands the slot back when the thread ends.
         pthread_setspecific(key, slot)
+        vigil_read_section_slot_set(slot)
         return slot
     }
 
     /// A thread ends: its slot goes back to the free list.
     private static func release(_ slot: UnsafeMutablePointer<Slot>) {
+        // Runs on the ending thread: a section it opens in a later destructor takes a new slot
+        // instead of this one, which another thread may be given.
+        vigil_read_section_slot_set(nil)
         slot.pointee.state.store(0, ordering: .releasing)
         registry.withLock { $0.free.append(slot) }
     }

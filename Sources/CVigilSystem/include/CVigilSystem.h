@@ -10,4 +10,12 @@ long vigil_membarrier(int cmd, unsigned int flags);
 /// gettid(2): the kernel's id of the calling thread.
 int vigil_gettid(void);
 
+/// The calling thread's ReadSection slot, or NULL before its first section. A `__thread`
+/// variable, read and written through the two inline functions below: one load relative to the
+/// thread pointer instead of a call to pthread_getspecific on every section.
+extern __thread void *vigil_read_section_slot;
+
+static inline void *vigil_read_section_slot_get(void) { return vigil_read_section_slot; }
+static inline void vigil_read_section_slot_set(void *slot) { vigil_read_section_slot = slot; }
+
 #endif
