@@ -80,7 +80,10 @@ final class PhaseSeriesCache: @unchecked Sendable {
             state.entries.append(series)
             var retired: Table?
             if !state.table.hasRoomForOneMore {
-                let grown = Table(capacity: max(16, state.entries.count * 4))
+                // A power of two: slots are found by masking the hash.
+                var capacity = 16
+                while capacity < state.entries.count * 4 { capacity *= 2 }
+                let grown = Table(capacity: capacity)
                 for entry in state.entries where entry !== series { grown.insert(entry) }
                 retired = state.table
                 state.table = grown
@@ -117,6 +120,7 @@ final class PhaseSeriesCache: @unchecked Sendable {
         private var used = 0
         static var tombstone: UInt { 1 }
 
+        /// `capacity` is a power of two.
         init(capacity: Int) {
             mask = capacity - 1
             slots = .allocate(capacity: capacity)
