@@ -39,9 +39,35 @@ public protocol ProcSource: Sendable {
 /// A proc file system mounted at `root`: `/proc` by default, or a fixture folder.
 public struct ProcFileSystem: ProcSource {
     public let root: String
+    /// Whether `root` is a proc file system, whose `<pid>/fd` folders report their number of
+    /// entries as their size (Linux 6.2 and later; 0 before). A fixture folder's directory
+    /// sizes say nothing about its entries, so sizes are only trusted on proc itself.
+    let directorySizeCountsEntries: Bool
 
     public init(root: String = "/proc") {
+        let root = root.hasSuffix("/") && root != "/" ? String(root.dropLast()) : root
+        self.init(root: root, directorySizeCountsEntries: Self.isProc(root))
+    }
+
+    /// Tests force the folder listing that kernels before 6.2 need.
+    init(root: String, directorySizeCountsEntries: Bool) {
         self.root = root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.directorySizeCountsEntries = directorySizeCountsEntries
+    }
+
+    /// Whether a proc file system is mounted at `path`, from `/proc/self/mounts` (Glibc's Swift
+    /// module has no statfs(2)). Where that cannot be read, the folder listing is used.
+    static func isProc(_ path: String) -> Bool {
+        guard let mounts = try? readWholeFile("/proc/self/mounts") else { return false }
+        return isProcMount(path, in: mounts)
+    }
+
+    /// Whether a line of `mounts` (device, mount point, type, ...) mounts proc at `path`.
+    static func isProcMount(_ path: String, in mounts: [UInt8]) -> Bool {
+        mounts.split(separator: UInt8(ascii: "\n")).contains { line in
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 3)
+            return fields.count >= 3 && fields[1].elementsEqual(path.utf8) && fields[2].elementsEqual("proc".utf8)
+        }
     }
 
     static func error(_ path: String, _ code: Int32) -> ProcError {
@@ -52,12 +78,30 @@ public struct ProcFileSystem: ProcSource {
         }
     }
 
+    /// Reads with one system call fewer than the usual loop: a read that returns less than it
+    /// had room for has reached the end, so the final read that returns 0 is not made. proc
+    /// generates these files whole (seq_file) and hands one read all that fits; a regular file
+    /// (a fixture) only reads short at its end.
     public func read(_ path: String) throws(ProcError) -> [UInt8] {
-        do {
-            return try readWholeFile(root + "/" + path)
-        } catch {
-            throw Self.error(error.path, error.errno)
+        let full = root + "/" + path
+        let fd = open(full, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error(full, errno) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        var used = 0
+        while true {
+            if used == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+            let room = bytes.count - used
+            let n = readSome(fd, into: &bytes, at: used)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.error(full, errno)
+            }
+            used += n
+            if n < room { break }
         }
+        bytes.removeSubrange(used...)
+        return bytes
     }
 
     public func list(_ path: String) throws(ProcError) -> [String] {
@@ -74,9 +118,22 @@ public struct ProcFileSystem: ProcSource {
         return names
     }
 
-    /// Counts a directory's entries without building their names (open fds).
+    /// Counts a directory's entries without building their names (open fds). On proc since
+    /// Linux 6.2, `<pid>/fd`'s size is its number of open fds: one stat(2) instead of opening,
+    /// listing and closing the folder. A size of 0 (older kernels, or no fd open) is checked
+    /// by listing. Unlike the listing, the size does not count the descriptor that lists the
+    /// sampler's own fd folder.
     public func count(_ path: String) throws(ProcError) -> Int {
         let full = root + "/" + path
+        if directorySizeCountsEntries {
+            var info = stat()
+            guard stat(full, &info) == 0 else { throw Self.error(full, errno) }
+            if info.st_size > 0 { return Int(info.st_size) }
+        }
+        return try countByListing(full)
+    }
+
+    private func countByListing(_ full: String) throws(ProcError) -> Int {
         guard let dir = opendir(full) else { throw Self.error(full, errno) }
         defer { closedir(dir) }
         var n = 0
@@ -93,6 +150,14 @@ public struct ProcFileSystem: ProcSource {
         let n = readlink(full, &buffer, 4096)
         guard n >= 0 else { throw Self.error(full, errno) }
         return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// read(2) into `bytes` from `offset` on, to its end; outside `ProcFileSystem`, whose own
+/// `read` would shadow the system call.
+private func readSome(_ fd: Int32, into bytes: inout [UInt8], at offset: Int) -> Int {
+    bytes.withUnsafeMutableBytes { buffer in
+        read(fd, buffer.baseAddress! + offset, buffer.count - offset)
     }
 }
 
