@@ -34,6 +34,36 @@ public protocol ProcSource: Sendable {
     func list(_ path: String) throws(ProcError) -> [String]
     /// The target of a symbolic link, such as `1234/exe`.
     func readLink(_ path: String) throws(ProcError) -> String
+    /// The processes in the root folder, with the inode number of each one's folder where the
+    /// source knows it (0 where not): see `ProcessEntry`.
+    func processes() throws(ProcError) -> [ProcessEntry]
+}
+
+/// A process folder in /proc: its pid, and the inode number that readdir(3) gave for it.
+///
+/// proc gives each `/proc/<pid>` dentry an inode whose number comes from a counter
+/// (get_next_ino) and reports it from the cached dentry at every listing (proc_fill_cache), so
+/// it stays the same while that process lives. When the process is reaped its dentry is
+/// invalidated (proc_flush_pid), so a process that reuses the pid gets a new inode and a new
+/// number; the same number names the same process unless the 32-bit counter wrapped all the
+/// way round to it between two sweeps. A changed number means nothing more than "read `stat`
+/// again" (the dentry may also simply have been evicted).
+public struct ProcessEntry: Sendable, Equatable {
+    public var pid: Int32
+    /// 0 where the source does not know it: such a process is always identified by `stat`.
+    public var inode: UInt64
+
+    public init(pid: Int32, inode: UInt64) {
+        self.pid = pid
+        self.inode = inode
+    }
+}
+
+extension ProcSource {
+    /// Sources that list names only: no inode numbers.
+    public func processes() throws(ProcError) -> [ProcessEntry] {
+        try list("").compactMap { Int32($0).map { ProcessEntry(pid: $0, inode: 0) } }
+    }
 }
 
 /// A proc file system mounted at `root`: `/proc` by default, or a fixture folder.
@@ -116,6 +146,27 @@ public struct ProcFileSystem: ProcSource {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// The numeric entries of the root folder with their inode numbers, read from the directory
+    /// entries without building a String per entry.
+    public func processes() throws(ProcError) -> [ProcessEntry] {
+        guard let dir = opendir(root) else { throw Self.error(root, errno) }
+        defer { closedir(dir) }
+        var entries: [ProcessEntry] = []
+        while let entry = readdir(dir) {
+            let pid: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { name in
+                var value: Int64 = 0
+                for byte in name {
+                    if byte == 0 { break }
+                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), value <= Int64(Int32.max) else { return nil }
+                    value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+                }
+                return name[0] != 0 && value <= Int64(Int32.max) ? Int32(value) : nil
+            }
+            if let pid { entries.append(ProcessEntry(pid: pid, inode: UInt64(entry.pointee.d_ino))) }
+        }
+        return entries
     }
 
     /// Counts a directory's entries without building their names (open fds). On proc since
