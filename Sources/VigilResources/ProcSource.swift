@@ -37,6 +37,9 @@ public protocol ProcSource: Sendable {
     /// The processes in the root folder, with the inode number of each one's folder where the
     /// source knows it (0 where not): see `ProcessEntry`.
     func processes() throws(ProcError) -> [ProcessEntry]
+    /// The soft limit on open files of process `pid` (`Max open files` in its `limits`), read
+    /// anew at every call; nil for "unlimited".
+    func openFileLimit(pid: Int32) throws(ProcError) -> UInt64?
 }
 
 /// A process folder in /proc: its pid, and the inode number that readdir(3) gave for it.
@@ -60,6 +63,11 @@ public struct ProcessEntry: Sendable, Equatable {
 }
 
 extension ProcSource {
+    /// From the `limits` file.
+    public func openFileLimit(pid: Int32) throws(ProcError) -> UInt64? {
+        try ProcFiles.maxOpenFiles(try read("\(pid)/limits"), path: "\(pid)/limits")
+    }
+
     /// Sources that list names only: no inode numbers.
     public func processes() throws(ProcError) -> [ProcessEntry] {
         try list("").compactMap { Int32($0).map { ProcessEntry(pid: $0, inode: 0) } }
@@ -79,10 +87,31 @@ public struct ProcFileSystem: ProcSource {
         self.init(root: root, directorySizeCountsEntries: Self.isProc(root))
     }
 
-    /// Tests force the folder listing that kernels before 6.2 need.
-    init(root: String, directorySizeCountsEntries: Bool) {
+    /// Whether the pids under `root` are this process's pids (its proc is the one of Vigil's pid
+    /// namespace: `self` names Vigil), so that prlimit(2) may be asked about them.
+    let pidsAreOurs: Bool
+
+    /// Tests force the folder listing that kernels before 6.2 need, and the `limits` file.
+    init(root: String, directorySizeCountsEntries: Bool, askKernelForLimits: Bool = true) {
         self.root = root.hasSuffix("/") ? String(root.dropLast()) : root
         self.directorySizeCountsEntries = directorySizeCountsEntries
+        pidsAreOurs = askKernelForLimits && directorySizeCountsEntries
+            && (try? readLinkTarget(self.root + "/self")) == String(getpid())
+    }
+
+    /// The open-file limit from prlimit(2): one system call that formats nothing, where reading
+    /// `limits` (open, read, close) has the kernel print all sixteen limits. Reading another
+    /// user's limits takes CAP_SYS_RESOURCE; refused (or where prlimit is missing), the world-
+    /// readable `limits` file gives the same figure.
+    public func openFileLimit(pid: Int32) throws(ProcError) -> UInt64? {
+        if pidsAreOurs, let prlimit = kernelPrlimit {
+            var limit = rlimit()
+            if prlimit(pid, Int32(RLIMIT_NOFILE.rawValue), nil, &limit) == 0 {
+                return limit.rlim_cur == rlim_t.max ? nil : UInt64(limit.rlim_cur)  // RLIM_INFINITY
+            }
+            if errno == ESRCH { throw .vanished(path: "\(root)/\(pid)") }
+        }
+        return try ProcFiles.maxOpenFiles(try read("\(pid)/limits"), path: "\(pid)/limits")
     }
 
     /// Whether a proc file system is mounted at `path`, from `/proc/self/mounts` (Glibc's Swift
@@ -196,13 +225,22 @@ public struct ProcFileSystem: ProcSource {
     }
 
     public func readLink(_ path: String) throws(ProcError) -> String {
-        let full = root + "/" + path
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let n = readlink(full, &buffer, 4096)
-        guard n >= 0 else { throw Self.error(full, errno) }
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try readLinkTarget(root + "/" + path)
     }
 }
+
+private func readLinkTarget(_ full: String) throws(ProcError) -> String {
+    var buffer = [CChar](repeating: 0, count: 4097)
+    let n = readlink(full, &buffer, 4096)
+    guard n >= 0 else { throw ProcFileSystem.error(full, errno) }
+    return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// glibc's prlimit(2), which its Swift module does not import (a GNU extension), looked up once.
+private let kernelPrlimit: (@convention(c) (Int32, Int32, UnsafePointer<rlimit>?, UnsafeMutablePointer<rlimit>?) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prlimit") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32, UnsafePointer<rlimit>?, UnsafeMutablePointer<rlimit>?) -> Int32).self)
+}()
 
 /// read(2) into `bytes` from `offset` on, to its end; outside `ProcFileSystem`, whose own
 /// `read` would shadow the system call.

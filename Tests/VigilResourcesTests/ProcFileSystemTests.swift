@@ -1,4 +1,5 @@
 import Foundation
+import VigilMetrics
 import XCTest
 
 @testable import VigilResources
@@ -79,5 +80,46 @@ final class ProcFileSystemTests: XCTestCase {
         let limits = try ProcFileSystem().read("self/limits")
         XCTAssertEqual(limits, Array(try Data(contentsOf: URL(fileURLWithPath: "/proc/self/limits"))))
         XCTAssertGreaterThan(limits.count, 1000)
+    }
+}
+
+/// The open-file limit from prlimit(2) and from the `limits` file agree, and a limit changed
+/// while a process runs is seen at the next sweep (limits are never cached).
+final class OpenFileLimitTests: XCTestCase {
+    func testPrlimitAndTheLimitsFileAgreeAndAChangeIsSeenAtTheNextSweep() throws {
+        let child = try Workload([])
+        let kernel = ProcFileSystem()
+        let file = ProcFileSystem(root: "/proc", directorySizeCountsEntries: true, askKernelForLimits: false)
+        XCTAssertTrue(kernel.pidsAreOurs, "this machine's /proc shows Vigil's own pids")
+        XCTAssertFalse(file.pidsAreOurs)
+        XCTAssertEqual(try kernel.openFileLimit(pid: child.pid), try file.openFileLimit(pid: child.pid))
+        XCTAssertNotNil(try kernel.openFileLimit(pid: child.pid))
+
+        let s = try ResourceSampler(
+            plugins: [PluginResources(name: "c", matchers: [try ProcessMatcher(.pid(child.pid))])], registry: Registry())
+        XCTAssertEqual(s.sampleNow()["c"]?.maxFDs, try file.openFileLimit(pid: child.pid))
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        tool.arguments = ["--pid", "\(child.pid)", "--nofile=321:654"]
+        try tool.run()
+        tool.waitUntilExit()
+        XCTAssertEqual(tool.terminationStatus, 0)
+        XCTAssertEqual(try kernel.openFileLimit(pid: child.pid), 321)
+        XCTAssertEqual(try file.openFileLimit(pid: child.pid), 321)
+        XCTAssertEqual(s.sampleNow()["c"]?.maxFDs, 321, "a limit changed by prlimit is seen at the next sweep")
+    }
+
+    func testAnExitedProcessHasVanishedAndAFixtureIsReadFromItsFile() throws {
+        XCTAssertThrowsError(try ProcFileSystem().openFileLimit(pid: 2_147_483_646)) { error in
+            XCTAssertEqual((error as? ProcError)?.reason, "vanished")
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-limits-\(UUID())")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("9"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "Max open files            77                   88                   files     \n"
+            .write(to: root.appendingPathComponent("9/limits"), atomically: true, encoding: .utf8)
+        let fixture = ProcFileSystem(root: root.path)
+        XCTAssertFalse(fixture.pidsAreOurs, "a fixture's pids are not this machine's")
+        XCTAssertEqual(try fixture.openFileLimit(pid: 9), 77)
     }
 }
