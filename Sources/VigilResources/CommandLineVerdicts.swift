@@ -5,6 +5,9 @@
 struct CommandLineVerdicts {
     private struct Entry {
         var startTime: UInt64
+        /// The inode number of the process's /proc folder when last seen (`ProcessEntry`).
+        var inode: UInt64
+        var isKernelThread: Bool
         /// By pattern object: a pattern lives as long as the matcher that compiled it.
         var verdicts: [(pattern: LinearPattern, matches: Bool)]
     }
@@ -24,8 +27,26 @@ struct CommandLineVerdicts {
         return entry.verdicts.first { $0.pattern === pattern }?.matches
     }
 
+    /// The start time of process `pid` and whether it is a kernel thread, without reading its
+    /// `stat`, when its /proc folder still has the inode number it had when last identified
+    /// (`ProcessEntry` says why that names the same process); nil when unknown.
+    func identity(pid: Int32, inode: UInt64) -> (startTime: UInt64, isKernelThread: Bool)? {
+        guard inode != 0, let entry = entries[pid], entry.inode == inode else { return nil }
+        return (entry.startTime, entry.isKernelThread)
+    }
+
+    /// Notes what `stat` said of process `pid`, listed with `inode`: a new start time is a new
+    /// process, whose verdicts start afresh.
+    mutating func identified(pid: Int32, inode: UInt64, startTime: UInt64, isKernelThread: Bool) {
+        if let entry = entries[pid], entry.startTime == startTime {
+            entries[pid]?.inode = inode
+        } else {
+            entries[pid] = Entry(startTime: startTime, inode: inode, isKernelThread: isKernelThread, verdicts: [])
+        }
+    }
+
     mutating func record(pid: Int32, startTime: UInt64, pattern: LinearPattern, matches: Bool) {
-        entries[pid, default: Entry(startTime: startTime, verdicts: [])].verdicts.append((pattern, matches))
+        entries[pid, default: Entry(startTime: startTime, inode: 0, isKernelThread: false, verdicts: [])].verdicts.append((pattern, matches))
     }
 
     /// Forgets the processes that are not in `live` (they exited).

@@ -47,7 +47,7 @@ public struct ProcessCollector: Collector {
         if let fds = try? source.countEntries("\(pid)/fd") {
             add(P.openFDs, .gauge(Double(fds)))
         }
-        if let bytes = try? source.read("\(pid)/limits"), let limit = try? ProcFiles.maxOpenFiles(bytes, path: "") {
+        if let limit = try? source.openFileLimit(pid: pid) {
             add(P.maxFDs, .gauge(Double(limit)))
         }
         return families

@@ -67,6 +67,8 @@ struct ProcessTable {
     let selfPID: Int32
     private(set) var pids: [Int32] = []
     private(set) var pidsLoaded = false
+    /// The inode number of each process's /proc folder (0 where the source does not say).
+    private var inodes: [Int32: UInt64] = [:]
     private var stats: [Int32: ProcStat?] = [:]
     /// Carried from sweep to sweep by the sampler.
     var commandLines: CommandLineVerdicts
@@ -81,8 +83,21 @@ struct ProcessTable {
     }
 
     mutating func loadPIDs() throws(ProcError) {
-        pids = try source.list("").compactMap { Int32($0) }
+        let entries = try source.processes()
+        pids = entries.map(\.pid)
+        inodes = Dictionary(entries.map { ($0.pid, $0.inode) }, uniquingKeysWith: { first, _ in first })
         pidsLoaded = true
+    }
+
+    /// The start time of `pid` and whether it is a kernel thread: remembered from an earlier
+    /// sweep while its /proc folder keeps its inode number, else read from `stat`. Nil when it
+    /// exited.
+    private mutating func identity(_ pid: Int32) -> (startTime: UInt64, isKernelThread: Bool)? {
+        let inode = inodes[pid] ?? 0
+        if let known = commandLines.identity(pid: pid, inode: inode) { return known }
+        guard let stat = stat(pid) else { return nil }
+        commandLines.identified(pid: pid, inode: inode, startTime: stat.startTime, isKernelThread: stat.isKernelThread)
+        return (stat.startTime, stat.isKernelThread)
     }
 
     mutating func stat(_ pid: Int32) -> ProcStat? {
@@ -127,14 +142,14 @@ struct ProcessTable {
             guard let pattern = matcher.pattern else { break }
             for pid in pids where pid != selfPID {
                 // Kernel threads have no command line; the start time tells a reused pid apart.
-                guard let stat = stat(pid), !stat.isKernelThread else { continue }
-                if let known = commandLines.verdict(pid: pid, startTime: stat.startTime, pattern: pattern) {
+                guard let process = identity(pid), !process.isKernelThread else { continue }
+                if let known = commandLines.verdict(pid: pid, startTime: process.startTime, pattern: pattern) {
                     if known { matched.insert(pid) }
                     continue
                 }
                 guard let text = commandLine(pid) else { continue }
                 let matches = pattern.matches(text)
-                commandLines.record(pid: pid, startTime: stat.startTime, pattern: pattern, matches: matches)
+                commandLines.record(pid: pid, startTime: process.startTime, pattern: pattern, matches: matches)
                 if matches { matched.insert(pid) }
             }
         case .cgroup(let prefix):

@@ -291,7 +291,7 @@ public final class ResourceSampler: Sendable {
                 noteFailure(error, into: &errors)
             }
             do {
-                if let limit = try ProcFiles.maxOpenFiles(try source.read("\(pid)/limits"), path: "\(pid)/limits") {
+                if let limit = try source.openFileLimit(pid: pid) {
                     reading.usage.maxFDs = min(reading.usage.maxFDs ?? .max, limit)
                     if let fds, limit > 0 { reading.usage.worstFDRatio = max(reading.usage.worstFDRatio ?? 0, Double(fds) / Double(limit)) }
                 }

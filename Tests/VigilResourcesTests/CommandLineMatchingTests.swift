@@ -6,12 +6,19 @@ import XCTest
 @testable import VigilResources
 
 /// A /proc of strings that counts which files the sampler reads.
+/// With `inodes`, it lists processes with those inode numbers, as proc does.
 final class CountingProc: ProcSource {
-    private let state: Mutex<(proc: FakeProc, reads: [String: Int])>
+    private let state: Mutex<(proc: FakeProc, reads: [String: Int], inodes: [Int32: UInt64])>
 
-    init(_ proc: FakeProc) { state = Mutex((proc, [:])) }
+    init(_ proc: FakeProc, inodes: [Int32: UInt64] = [:]) { state = Mutex((proc, [:], inodes)) }
 
     func change(_ body: (inout FakeProc) -> Void) { state.withLock { body(&$0.proc) } }
+    func setInode(_ inode: UInt64, of pid: Int32) { state.withLock { $0.inodes[pid] = inode } }
+
+    func processes() throws(ProcError) -> [ProcessEntry] {
+        let (proc, inodes) = state.withLock { ($0.proc, $0.inodes) }
+        return try proc.list("").compactMap { Int32($0) }.map { ProcessEntry(pid: $0, inode: inodes[$0] ?? 0) }
+    }
     func reads(_ path: String) -> Int { state.withLock { $0.reads[path] ?? 0 } }
 
     func read(_ path: String) throws(ProcError) -> [UInt8] {
@@ -87,6 +94,60 @@ final class CommandLineMatchingTests: XCTestCase {
         try s.update(plugins: [PluginResources(name: "ocr", matchers: [try ProcessMatcher(.commandLine("new\\.py"))])])
         XCTAssertEqual(s.sampleNow()["ocr"]?.processes, 1)
         XCTAssertEqual(proc.reads("10/cmdline"), 3)
+    }
+
+    /// A process whose /proc folder keeps its inode number is the same process: its `stat` is
+    /// not read again to learn that, unless it is watched (its figures come from it).
+    func testAProcessIsIdentifiedByItsFolderInodeWithoutReadingStat() throws {
+        var fake = FakeProc()
+        fake.addProcess(pid: 30, comm: "w", cmdline: "w --serve")
+        fake.addProcess(pid: 31, comm: "other", cmdline: "other")
+        fake.addProcess(pid: 32, comm: "kthreadd", flags: ProcStat.kernelThreadFlag)
+        let proc = CountingProc(fake, inodes: [30: 300, 31: 310, 32: 320])
+        let s = try ResourceSampler(
+            plugins: [PluginResources(name: "w", matchers: [try ProcessMatcher(.commandLine("--serve"))])],
+            registry: Registry(), source: proc, constants: fixedConstants)
+        for _ in 0..<3 { XCTAssertEqual(s.sampleNow()["w"]?.processes, 1) }
+        XCTAssertEqual(proc.reads("31/stat"), 1, "an unwatched process is identified once")
+        XCTAssertEqual(proc.reads("32/stat"), 1, "a kernel thread too")
+        XCTAssertEqual(proc.reads("31/cmdline"), 1)
+        XCTAssertEqual(proc.reads("30/stat"), 3, "a watched process's figures are read at every sweep")
+
+        // Pid 31 reused by a new process: a new folder, a new inode; its stat and command line are read.
+        proc.change { $0.files["31/stat"] = FakeProc.stat(pid: 31, comm: "w", start: 5000); $0.files["31/cmdline"] = "w\u{0}--serve\u{0}" }
+        proc.setInode(311, of: 31)
+        XCTAssertEqual(s.sampleNow()["w"]?.processes, 2)
+        XCTAssertEqual(proc.reads("31/cmdline"), 2)
+
+        // The same process under a new inode (its dentry was evicted): stat tells it is the same
+        // process, and its verdict stands.
+        proc.setInode(312, of: 31)
+        XCTAssertEqual(s.sampleNow()["w"]?.processes, 2)
+        XCTAssertEqual(proc.reads("31/cmdline"), 2)
+
+        // The same inode number but another start time is never seen on proc; a source without
+        // inode numbers (0) identifies every process by stat, at every sweep.
+        let plain = CountingProc(fake)
+        let t = try ResourceSampler(
+            plugins: [PluginResources(name: "w", matchers: [try ProcessMatcher(.commandLine("--serve"))])],
+            registry: Registry(), source: plain, constants: fixedConstants)
+        for _ in 0..<2 { XCTAssertEqual(t.sampleNow()["w"]?.processes, 1) }
+        XCTAssertEqual(plain.reads("31/stat"), 2)
+        XCTAssertEqual(plain.reads("31/cmdline"), 1)
+    }
+
+    /// What the inode shortcut rests on, checked on this machine's /proc: a living process's
+    /// folder is listed with the same inode number at every listing, its stat(2) inode.
+    func testProcListsALivingProcessWithAStableInode() throws {
+        let child = try Workload([])
+        let first = try XCTUnwrap(try ProcFileSystem().processes().first { $0.pid == child.pid })
+        let second = try XCTUnwrap(try ProcFileSystem().processes().first { $0.pid == child.pid })
+        XCTAssertNotEqual(first.inode, 0)
+        XCTAssertEqual(first, second)
+        var info = stat()
+        XCTAssertEqual(stat("/proc/\(child.pid)", &info), 0)
+        XCTAssertEqual(UInt64(info.st_ino), first.inode)
+        XCTAssertFalse(try ProcFileSystem().processes().contains { $0.pid <= 0 }, "only numeric folders are processes")
     }
 
     func testExitedProcessesAreForgotten() throws {
