@@ -45,7 +45,9 @@ public struct Demo: Sendable {
                 // demo goes on, and vigil_plugin_limit_actions_total{action="dry_run"} counts it.
                 PluginResources(name: HungryChild.pluginName, matchers: [try ProcessMatcher(.pid(hungryChildPID))],
                                 limits: ResourceLimits(memoryBytes: HungryChild.limitMiB << 20, openFDs: 64),
-                                onLimit: LimitPolicy(for: .seconds(2), action: .signal(SIGTERM), dryRun: true)),
+                                onLimit: LimitPolicy(for: .seconds(2), action: .signal(SIGTERM), dryRun: true),
+                                // Its proportional and swapped memory too (smaps_rollup), for the dashboard's panel.
+                                smaps: true),
             ]
         } catch {
             throw DemoError(description: "the demo's plugins: \(error)")

@@ -344,6 +344,9 @@ def main():
 
     def dashboard_queries():
         empty = []
+        # The cgroup panels have data only for plugins matched by cgroup on cgroup v2; the demo's
+        # plugins are matched by pid. Those queries must still parse, but may be empty.
+        unmatched = []
         values = {"$job": ".*", "$instance": ".*", "$plugin": ".*", "$phase": ".*", "$__rate_interval": "1m"}
         for path in sorted((ROOT / "dashboards").glob("*.json")):
             board = json.loads(path.read_text())
@@ -356,7 +359,10 @@ def main():
                 for name, value in values.items():
                     expr = expr.replace(name, value)
                 if not query(prometheus, expr):  # query() fails on a parse error
-                    empty.append(f"{path.name}: {title}: {expr}")
+                    if "vigil_plugin_cgroup_" in expr:
+                        unmatched.append(title)
+                    else:
+                        empty.append(f"{path.name}: {title}: {expr}")
             # Annotations mark loads and unloads: they must parse, and are empty when nothing came or went.
             for annotation in board.get("annotations", {}).get("list", []):
                 expr = annotation["expr"]
@@ -364,6 +370,8 @@ def main():
                     expr = expr.replace(name, value)
                 query(prometheus, expr)
         assert not empty, "queries without data:\n    " + "\n    ".join(empty)
+        if unmatched:
+            print(f"e2e:      parsed, no data (no plugin matched by cgroup v2 in the demo): {sorted(set(unmatched))}")
     check("every dashboard query parses and returns data", dashboard_queries)
 
     def alerts():
