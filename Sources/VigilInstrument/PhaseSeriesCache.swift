@@ -1,4 +1,5 @@
 import Synchronization
+import VigilMetrics
 import VigilSupport
 
 /// The `PhaseSeries` of every (plugin, phase) observed by name, so that
@@ -30,28 +31,12 @@ final class PhaseSeriesCache: @unchecked Sendable {
         state = Locked(State(table: table))
     }
 
+    /// VigilMetrics' `LabelHash` over the plugin and the phase.
     static func hash(_ plugin: String, _ phase: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        mix(&h, plugin)
-        mix(&h, phase)
-        h ^= h >> 33
-        h &*= 0xff51_afd7_ed55_8ccd
-        h ^= h >> 33
-        return h
-    }
-
-    /// FNV-1a over the UTF-8, then a separator byte UTF-8 never holds.
-    @inline(__always)
-    private static func mix(_ hash: inout UInt64, _ value: String) {
-        let prime: UInt64 = 0x0000_0100_0000_01b3
-        var h = hash
-        let done: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
-            for byte in bytes { h = (h ^ UInt64(byte)) &* prime }
-        }
-        if done == nil {
-            for byte in value.utf8 { h = (h ^ UInt64(byte)) &* prime }
-        }
-        hash = (h ^ 0xff) &* prime
+        var h = LabelHash.seed
+        LabelHash.combine(&h, plugin)
+        LabelHash.combine(&h, phase)
+        return LabelHash.finish(h)
     }
 
     /// The cached entry, or the one `make` builds and the cache keeps from now on.

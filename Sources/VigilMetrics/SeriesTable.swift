@@ -94,13 +94,13 @@ final class SeriesTable: @unchecked Sendable {
 /// FNV-1a over each label value's UTF-8 with a 0xFF separator (a byte UTF-8 never holds), then
 /// MurmurHash3's finaliser so that the low bits, which pick the slot, are well mixed.
 @usableFromInline
-enum LabelHash {
+package enum LabelHash {
     @inlinable
-    static var seed: UInt64 { 0xcbf2_9ce4_8422_2325 }
+    package static var seed: UInt64 { 0xcbf2_9ce4_8422_2325 }
 
     @inlinable
     @inline(__always)
-    static func combine(_ hash: inout UInt64, _ value: String) {
+    package static func combine(_ hash: inout UInt64, _ value: String) {
         let prime: UInt64 = 0x0000_0100_0000_01b3
         var h = hash
         let done: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
@@ -114,7 +114,7 @@ enum LabelHash {
 
     @inlinable
     @inline(__always)
-    static func finish(_ hash: UInt64) -> UInt64 {
+    package static func finish(_ hash: UInt64) -> UInt64 {
         var h = hash
         h ^= h >> 33
         h &*= 0xff51_afd7_ed55_8ccd
