@@ -42,11 +42,21 @@ public final class BatchSpanProcessor: SpanProcessor {
     private let wakeup = Wakeup()
     private let worker = Locked<Task<Void, Never>?>(nil)
     private let metrics: Metrics?
+    /// Out of `metrics`, so that `onEnd` reaches it without copying (and retaining) the rest.
+    private let queueLength: Gauge?
 
+    /// Ended spans are released where they were queued, not on the worker: a slot keeps its
+    /// exported span until a later `onEnd` overwrites it, so the span's memory goes back to the
+    /// allocator cache of the thread that makes the next one (glibc's tcache), instead of into
+    /// an arena the producing thread then has to lock against the worker's frees. A quiet round
+    /// of the worker lets go of what is left.
     private struct State {
-        var queue: [Span] = []
-        /// The buffer the worker swaps in when it takes the queue, so that taking it is O(1)
-        /// under the lock and neither buffer's storage is given up.
+        /// `buffer[0..<queued]` waits for export; slots past it hold exported spans still to be
+        /// released.
+        var buffer: [Span] = []
+        var queued = 0
+        /// The buffer of the last export, swapped in when the worker takes the queue, so that
+        /// taking it is O(1) under the lock and neither buffer's storage is given up.
         var spare: [Span] = []
         var flushWaiters: [CheckedContinuation<Void, Never>] = []
         var shuttingDown = false
@@ -67,15 +77,16 @@ public final class BatchSpanProcessor: SpanProcessor {
         configuration.maxQueueSize = max(1, configuration.maxQueueSize)
         configuration.maxExportBatchSize = max(1, min(configuration.maxExportBatchSize, configuration.maxQueueSize))
         self.configuration = configuration
-        var queue: [Span] = []
-        queue.reserveCapacity(configuration.maxQueueSize)
-        self.state = Mutex(State(queue: queue))
+        var buffer: [Span] = []
+        buffer.reserveCapacity(configuration.maxQueueSize)
+        self.state = Mutex(State(buffer: buffer))
         self.metrics = registry.flatMap { registry in
             try? Metrics(
                 exported: registry.register(VigilMetric.spansExported).labels(),
                 dropped: registry.register(VigilMetric.spansDropped),
                 queueLength: registry.register(VigilMetric.spanQueueLength).labels())
         }
+        queueLength = metrics?.queueLength
         if let metrics {
             for reason in DropReason.allCases { _ = metrics.dropped.labels(reason.rawValue) }
         }
@@ -91,17 +102,26 @@ public final class BatchSpanProcessor: SpanProcessor {
     }
 
     public func onEnd(_ span: Span) {
+        var released: Span?
         let outcome: (accepted: Bool, length: Int, reason: DropReason) = state.withLock { state in
-            if state.shuttingDown { return (false, state.queue.count, .shutdown) }
-            guard state.queue.count < configuration.maxQueueSize else { return (false, state.queue.count, .queueFull) }
-            state.queue.append(span)
-            return (true, state.queue.count, .queueFull)
+            if state.shuttingDown { return (false, state.queued, .shutdown) }
+            guard state.queued < configuration.maxQueueSize else { return (false, state.queued, .queueFull) }
+            if state.queued < state.buffer.count {
+                released = state.buffer[state.queued]
+                state.buffer[state.queued] = span
+            } else {
+                state.buffer.append(span)
+            }
+            state.queued += 1
+            return (true, state.queued, .queueFull)
         }
+        // The exported span in the slot is freed here, outside the lock.
+        _ = consume released
         guard outcome.accepted else {
             metrics?.dropped.labels(outcome.reason.rawValue).inc()
             return
         }
-        metrics?.queueLength.set(outcome.length)
+        queueLength?.set(outcome.length)
         if outcome.length == configuration.maxExportBatchSize { wakeup.ring() }
     }
 
@@ -128,10 +148,12 @@ public final class BatchSpanProcessor: SpanProcessor {
         let (task, leftover, waiters) = state.withLock { state in
             state.stopped = true
             defer {
-                state.queue.removeAll()
+                state.buffer.removeAll()
+                state.spare.removeAll()
+                state.queued = 0
                 state.flushWaiters.removeAll()
             }
-            return (worker.withLock { $0 }, state.queue.count, state.flushWaiters)
+            return (worker.withLock { $0 }, state.queued, state.flushWaiters)
         }
         if leftover > 0 { metrics?.dropped.labels(DropReason.shutdown.rawValue).inc(by: leftover) }
         metrics?.queueLength.set(0)
@@ -151,30 +173,53 @@ public final class BatchSpanProcessor: SpanProcessor {
                 return (state.stopped, state.flushWaiters)
             }
             if stopped { return }
-            var taken = takeAll()
+            var (taken, count) = takeAll()
             var start = 0
-            while start < taken.count {
-                let end = min(start + configuration.maxExportBatchSize, taken.count)
-                await exportWithTimeout(taken[start..<end].map(\.snapshot))
+            while start < count {
+                let end = min(start + configuration.maxExportBatchSize, count)
+                await exportWithTimeout(Self.snapshots(of: taken, start..<end))
                 start = end
             }
-            taken.removeAll(keepingCapacity: true)
-            state.withLock { $0.spare = taken }
+            // A quiet round: nothing is coming to release what the buffers hold.
+            if count == 0 { taken.removeAll(keepingCapacity: true) }
+            let released: [Span] = state.withLock { state in
+                swap(&state.spare, &taken)  // moved, not copied: producers write into it next
+                guard count == 0 else { return [] }
+                defer { state.buffer.removeSubrange(state.queued...) }
+                return Array(state.buffer[state.queued...])
+            }
+            _ = consume released  // freed outside the lock
             waiters.forEach { $0.resume() }
         }
     }
 
-    /// Everything queued, leaving the spare buffer as the new queue.
-    private func takeAll() -> [Span] {
-        let taken = state.withLock { state -> [Span] in
-            guard !state.stopped else { return [] }
+    /// Everything queued (the first `count` spans of the buffer), leaving the spare buffer as
+    /// the new queue.
+    private func takeAll() -> (buffer: [Span], count: Int) {
+        let taken = state.withLock { state -> ([Span], Int) in
+            guard !state.stopped else { return ([], 0) }
             var taken = state.spare
-            swap(&taken, &state.queue)
+            swap(&taken, &state.buffer)
             state.spare = []
-            return taken
+            defer { state.queued = 0 }
+            return (taken, state.queued)
         }
         metrics?.queueLength.set(0)
         return taken
+    }
+
+    /// The spans' data, read without retaining the spans: a retain writes to the span, and the
+    /// thread that queued it releases it later, so each would move the span's cache line between
+    /// the two cores once more.
+    private static func snapshots(of spans: [Span], _ range: Range<Int>) -> [SpanData] {
+        spans.withUnsafeBufferPointer { buffer in
+            var batch: [SpanData] = []
+            batch.reserveCapacity(range.count)
+            for i in range {
+                Unmanaged.passUnretained(buffer[i])._withUnsafeGuaranteedRef { batch.append($0.snapshot) }
+            }
+            return batch
+        }
     }
 
     private func exportWithTimeout(_ batch: [SpanData]) async {

@@ -114,15 +114,17 @@ public struct SpanLimits: Sendable, Equatable {
 }
 
 /// Attributes a bridge keeps in its own type (the swift-distributed-tracing bridge keeps
-/// `SpanAttributes`), so that setting them through the bridge costs no conversion and no copy:
-/// they are turned into `Attribute`s only when the span is exported, after the span's own
-/// attributes, replacing any with the same key.
-public protocol BridgedAttributes: Sendable {
-    init()
-    var isEmpty: Bool { get }
-    /// Adds `other`'s attributes, its values winning.
-    mutating func merge(_ other: Self)
-    func forEachAttribute(_ body: (String, AttributeValue) -> Void)
+/// `SpanAttributes`), so that setting them through the bridge costs no conversion, no copy and
+/// no dynamic cast: a span holds one store, taken out while the bridge updates it in place, and
+/// its attributes are turned into `Attribute`s only when the span is exported, after the span's
+/// own, replacing any with the same key. Subclass it and override all three methods.
+open class BridgedAttributeStore: @unchecked Sendable {
+    public init() {}
+    open var isEmpty: Bool { true }
+    /// Adds `other`'s attributes, its values winning (another thread's store, put back while
+    /// this one was taken out).
+    open func merge(_ other: BridgedAttributeStore) {}
+    open func forEachAttribute(_ body: (String, AttributeValue) -> Void) {}
 }
 
 /// One operation in a trace. Start it from a `Tracer`; set attributes, events and status while
@@ -143,13 +145,20 @@ public final class Span: @unchecked Sendable {
     private let lock = SpinLock()
     private var _name: String
     private var attributes: [Attribute]
-    private var bridged: (any BridgedAttributes)?
-    private var events: [SpanEvent] = []
-    private var links: [SpanLink]
-    private var status = SpanStatus.unset
-    private var dropped = (attributes: 0, events: 0, links: 0)
+    private var droppedAttributes = 0
+    private var bridged: BridgedAttributeStore?
+    /// Events, links and status: most spans have none, and a span that has none pays for none.
+    private var rest: Rest?
     private var endTimeUnixNano: UInt64 = 0
     private var ended = false
+
+    private final class Rest {
+        var events: [SpanEvent] = []
+        var links: [SpanLink] = []
+        var status = SpanStatus.unset
+        var droppedEvents = 0
+        var droppedLinks = 0
+    }
 
     init(name: String, context: SpanContext, parentSpanID: SpanID?, kind: SpanKind, start: UInt64,
          attributes: [Attribute], links: [SpanLink], tracer: Tracer?) {
@@ -159,19 +168,31 @@ public final class Span: @unchecked Sendable {
         self.kind = kind
         self.startTimeUnixNano = start
         self.tracer = tracer
-        // Arrays within the limits are kept as they are: copying them would allocate.
-        if let limits = tracer?.limits, attributes.count > limits.attributes || links.count > limits.links {
+        guard let limits = tracer?.limits else {
+            self.attributes = []
+            return
+        }
+        // An array within the limit is kept as it is: copying it would allocate.
+        if attributes.count > limits.attributes {
             self.attributes = Array(attributes.prefix(limits.attributes))
-            self.links = Array(links.prefix(limits.links))
-            dropped.attributes = max(0, attributes.count - limits.attributes)
-            dropped.links = max(0, links.count - limits.links)
+            droppedAttributes = attributes.count - limits.attributes
         } else {
             self.attributes = attributes
-            self.links = links
         }
-        if let limits = tracer?.limits, self.links.contains(where: { $0.attributes.count > limits.attributesPerLink }) {
-            self.links = self.links.map(limits.limited)
+        if !links.isEmpty {
+            let rest = Rest()
+            rest.links = links.prefix(limits.links).map(limits.limited)
+            rest.droppedLinks = max(0, links.count - limits.links)
+            self.rest = rest
         }
+    }
+
+    /// The events, links and status, made on first use. Under the lock.
+    private var mutableRest: Rest {
+        if let rest { return rest }
+        let made = Rest()
+        rest = made
+        return made
     }
 
     /// Whether this span is recorded and will be exported.
@@ -193,7 +214,7 @@ public final class Span: @unchecked Sendable {
             } else if attributes.count < tracer.limits.attributes {
                 attributes.append(Attribute(key, value))
             } else {
-                dropped.attributes += 1
+                droppedAttributes += 1
             }
         }
     }
@@ -201,34 +222,31 @@ public final class Span: @unchecked Sendable {
     /// The span's own attributes, without bridged ones (bridges).
     public var ownAttributes: [Attribute] { lock.withLock { attributes } }
 
-    /// The bridged attributes of type `A`, or nil if there are none (or they are of another type).
-    public func bridgedAttributes<A: BridgedAttributes>(as type: A.Type) -> A? {
-        lock.withLock { bridged as? A }
-    }
+    /// The bridged attribute store, for reading (bridges); nil if there is none.
+    public var bridgedAttributes: BridgedAttributeStore? { lock.withLock { bridged } }
 
-    /// Takes the bridged attributes out of the span for the caller to update in place (no copy
-    /// on write), leaving none; hand them back with `putBridgedAttributes`. Meanwhile readers
-    /// see none. Empty for a span that is not recording.
-    public func takeBridgedAttributes<A: BridgedAttributes>(as type: A.Type) -> A {
-        guard tracer != nil else { return A() }
+    /// Takes the bridged attribute store out of the span for the caller to update without the
+    /// span's lock, leaving none; hand it back with `putBridgedAttributes`. Meanwhile readers
+    /// see none. Nil for a span that is not recording or has ended.
+    public func takeBridgedAttributes() -> BridgedAttributeStore? {
+        guard tracer != nil else { return nil }
         return lock.withLock {
-            guard let taken = bridged as? A else { return A() }
-            bridged = nil
-            return taken
+            if ended { return nil }
+            defer { bridged = nil }
+            return bridged
         }
     }
 
-    /// Stores bridged attributes, merged over any another thread stored since they were taken.
-    /// Ignored once the span has ended, or when it is not recording.
-    public func putBridgedAttributes<A: BridgedAttributes>(_ attributes: A) {
+    /// Stores the bridged attribute store, merged into any another thread stored since it was
+    /// taken. Ignored once the span has ended, or when it is not recording.
+    public func putBridgedAttributes(_ store: BridgedAttributeStore) {
         guard tracer != nil else { return }
         lock.withLock {
             guard !ended else { return }
-            if var existing = bridged as? A, !existing.isEmpty {
-                existing.merge(attributes)
-                bridged = existing
+            if let existing = bridged, existing !== store, !existing.isEmpty {
+                existing.merge(store)
             } else {
-                bridged = attributes
+                bridged = store
             }
         }
     }
@@ -241,7 +259,8 @@ public final class Span: @unchecked Sendable {
                               attributes: Array(attributes.prefix(kept)), droppedAttributes: max(0, attributes.count - kept))
         lock.withLock {
             guard !ended else { return }
-            if events.count < tracer.limits.events { events.append(event) } else { dropped.events += 1 }
+            let rest = mutableRest
+            if rest.events.count < tracer.limits.events { rest.events.append(event) } else { rest.droppedEvents += 1 }
         }
     }
 
@@ -257,10 +276,11 @@ public final class Span: @unchecked Sendable {
 
     /// Sets the status. `ok` is final; `unset` never replaces another status.
     public func setStatus(_ newStatus: SpanStatus) {
-        guard tracer != nil else { return }
+        guard tracer != nil, newStatus != .unset else { return }
         lock.withLock {
-            guard !ended, status != .ok, newStatus != .unset else { return }
-            status = newStatus
+            guard !ended else { return }
+            let rest = mutableRest
+            if rest.status != .ok { rest.status = newStatus }
         }
     }
 
@@ -269,7 +289,8 @@ public final class Span: @unchecked Sendable {
         let link = tracer.limits.limited(link)
         lock.withLock {
             guard !ended else { return }
-            if links.count < tracer.limits.links { links.append(link) } else { dropped.links += 1 }
+            let rest = mutableRest
+            if rest.links.count < tracer.limits.links { rest.links.append(link) } else { rest.droppedLinks += 1 }
         }
     }
 
@@ -294,11 +315,16 @@ public final class Span: @unchecked Sendable {
     /// The span's data as it stands: what exporters get once it has ended. Bridged attributes
     /// follow the span's own, within the attribute limit; those past it count as dropped.
     public var snapshot: SpanData {
-        let limits = tracer?.limits ?? SpanLimits()
+        // Read without retaining the tracer: the batch worker calls this for every span, and a
+        // retain here would bounce the tracer's reference count between its core and the one
+        // that makes the spans.
+        let limits = withExtendedLifetime(self) {
+            tracer.map { Unmanaged.passUnretained($0)._withUnsafeGuaranteedRef { $0.limits } } ?? SpanLimits()
+        }
         let limit = limits.attributes
         return lock.withLock {
             var all = attributes
-            var droppedAttributes = dropped.attributes
+            var droppedAttributes = droppedAttributes
             if let bridged, !bridged.isEmpty {
                 bridged.forEachAttribute { key, value in
                     if let i = all.firstIndex(where: { $0.key == key }) {
@@ -310,8 +336,8 @@ public final class Span: @unchecked Sendable {
                     }
                 }
             }
-            var events = events
-            var links = links
+            var events = rest?.events ?? []
+            var links = rest?.links ?? []
             if limits.attributeValueLength != nil {
                 all = limits.truncated(all)
                 for i in events.indices { events[i].attributes = limits.truncated(events[i].attributes) }
@@ -320,8 +346,9 @@ public final class Span: @unchecked Sendable {
             return SpanData(
                 name: _name, context: context, parentSpanID: parentSpanID, kind: kind,
                 startTimeUnixNano: startTimeUnixNano, endTimeUnixNano: endTimeUnixNano,
-                attributes: all, events: events, links: links, status: status,
-                droppedAttributes: droppedAttributes, droppedEvents: dropped.events, droppedLinks: dropped.links)
+                attributes: all, events: events, links: links, status: rest?.status ?? .unset,
+                droppedAttributes: droppedAttributes, droppedEvents: rest?.droppedEvents ?? 0,
+                droppedLinks: rest?.droppedLinks ?? 0)
         }
     }
 

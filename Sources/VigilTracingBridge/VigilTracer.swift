@@ -18,14 +18,15 @@ public struct VigilTracer: Tracing.Tracer {
         var serviceContext = context()
         // The parent: a span started through this bridge, else a context extracted from a
         // request, else the task's Vigil span, else none.
-        let parent: ParentContext =
-            if let span = serviceContext[VigilSpanKey.self] { .context(span.context) }
-            else if let remote = serviceContext[VigilRemoteContextKey.self] { .context(remote) }
-            else { .current }
+        let parent: ParentContext = switch serviceContext[VigilParentKey.self] {
+        case .span(let span): .context(span.context)
+        case .remote(let remote): .context(remote.context)
+        case nil: .current
+        }
         let span = tracer.startSpan(operationName, kind: kind.vigilKind, parent: parent, startTimeUnixNano: instant().nanosecondsSinceEpoch)
         // The span itself, not its context: a reference needs no box, so this costs the
         // context's one dictionary write.
-        serviceContext[VigilSpanKey.self] = span
+        serviceContext[VigilParentKey.self] = .span(span)
         return BridgedSpan(span: span, context: serviceContext)
     }
 
@@ -73,7 +74,7 @@ public struct BridgedSpan: Tracing.Span {
     /// only when the span is exported. `span.attributes[key] = value` updates them in place.
     public var attributes: SpanAttributes {
         get {
-            let bridged = span.bridgedAttributes(as: SpanAttributes.self) ?? [:]
+            let bridged = (span.bridgedAttributes as? SpanAttributesStore)?.attributes ?? [:]
             let own = span.ownAttributes
             guard !own.isEmpty else { return bridged }
             var all: SpanAttributes = [:]
@@ -82,14 +83,24 @@ public struct BridgedSpan: Tracing.Span {
             return all
         }
         nonmutating set {
-            _ = span.takeBridgedAttributes(as: SpanAttributes.self)
-            span.putBridgedAttributes(newValue)
+            let store = takeStore()
+            store.attributes = newValue
+            span.putBridgedAttributes(store)
         }
+        // Kept this small, and with one path, so that its coroutine frame fits the caller's
+        // buffer: a larger one is allocated on every `span.attributes[key] = value`.
         nonmutating _modify {
-            var attributes = span.takeBridgedAttributes(as: SpanAttributes.self)
-            defer { span.putBridgedAttributes(attributes) }
-            yield &attributes
+            let store = takeStore()
+            defer { span.putBridgedAttributes(store) }
+            yield &store.attributes
         }
+    }
+
+    /// The span's store, taken out of it, or a new one. What is set in a store taken from a span
+    /// that is not recording, or has ended, goes nowhere: `putBridgedAttributes` ignores it.
+    private func takeStore() -> SpanAttributesStore {
+        if let taken = span.takeBridgedAttributes() as? SpanAttributesStore { return taken }
+        return SpanAttributesStore(reserving: span.isRecording ? 8 : 0)
     }
 
     public func setStatus(_ status: Tracing.SpanStatus) {
@@ -121,27 +132,35 @@ public struct BridgedSpan: Tracing.Span {
     }
 }
 
-/// The span started through the bridge, carried in the service context of its children.
-private enum VigilSpanKey: ServiceContextKey {
-    typealias Value = VigilTracing.Span
-    static var nameOverride: String? { "vigil-span" }
+/// The parent of spans started through the bridge: the span started through it, carried in the
+/// service context of its children, or a span context extracted from a request. One key, so that
+/// starting a span costs one lookup; both cases are references, so storing one needs no box.
+private enum VigilParentKey: ServiceContextKey {
+    enum Value {
+        case span(VigilTracing.Span)
+        case remote(RemoteParent)
+    }
+    static var nameOverride: String? { "vigil-parent" }
 }
 
 /// A span context that came from another process (`extract`).
-private enum VigilRemoteContextKey: ServiceContextKey {
-    typealias Value = SpanContext
-    static var nameOverride: String? { "vigil-span-context" }
+private final class RemoteParent: Sendable {
+    let context: SpanContext
+    init(_ context: SpanContext) { self.context = context }
 }
 
 extension ServiceContext {
     /// The Vigil span context carried in a service context: the span started through the
     /// bridge, else one extracted from a request. Setting it replaces both.
     public var vigilSpanContext: SpanContext? {
-        get { self[VigilSpanKey.self]?.context ?? self[VigilRemoteContextKey.self] }
-        set {
-            self[VigilSpanKey.self] = nil
-            self[VigilRemoteContextKey.self] = newValue
+        get {
+            switch self[VigilParentKey.self] {
+            case .span(let span): span.context
+            case .remote(let remote): remote.context
+            case nil: nil
+            }
         }
+        set { self[VigilParentKey.self] = newValue.map { .remote(RemoteParent($0)) } }
     }
 }
 
@@ -160,11 +179,27 @@ extension ServiceContext {
     }
 }
 
-extension SpanAttributes: BridgedAttributes {
-    public init() { self = [:] }
+/// The `SpanAttributes` set through the bridge, kept in the Vigil span as they are.
+final class SpanAttributesStore: BridgedAttributeStore, @unchecked Sendable {
+    /// Updated only by whoever took the store out of its span.
+    @exclusivity(unchecked) var attributes: SpanAttributes
 
-    public func forEachAttribute(_ body: (String, AttributeValue) -> Void) {
-        forEach { key, value in body(key, AttributeValue(value)) }
+    /// - Parameter capacity: room for this many, so that setting them one by one does not grow
+    ///   the table each time.
+    init(reserving capacity: Int) {
+        attributes = SpanAttributes()
+        if capacity > 0 { attributes.reserveCapacity(capacity) }
+    }
+
+    override var isEmpty: Bool { attributes.isEmpty }
+
+    override func merge(_ other: BridgedAttributeStore) {
+        guard let other = other as? SpanAttributesStore else { return }
+        attributes.merge(other.attributes)
+    }
+
+    override func forEachAttribute(_ body: (String, AttributeValue) -> Void) {
+        attributes.forEach { key, value in body(key, AttributeValue(value)) }
     }
 }
 

@@ -77,6 +77,32 @@ final class VigilTracerTests: XCTestCase {
         XCTAssertTrue(keys.isSubset(of: ["native", "vigil.plugin", "vigil.phase", "count", "extra"]), "\(keys)")
     }
 
+    func testAttributesSetAfterTheEndOrOnAnUnsampledSpanGoNowhereAndConcurrentSetsAreAllKept() async throws {
+        let (tracer, exporter) = makeTracer()
+        let span = tracer.startSpan("op", ofKind: .internal)
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<4 {
+                group.addTask { for i in 0..<50 { span.attributes["t\(t)-\(i)"] = i } }
+            }
+        }
+        XCTAssertEqual(span.attributes.count, 200, "no set is lost when tasks set attributes at once")
+        span.end()
+        span.attributes["late"] = "ignored"
+        XCTAssertNil(span.attributes.get("late"))
+        await tracer.flush()
+        XCTAssertEqual(exporter.spans.first?.attributes.count, 128, "the default attribute limit")
+        XCTAssertEqual(exporter.spans.first?.droppedAttributes, 72)
+
+        let (offTracer, offExporter) = makeTracer(["OTEL_TRACES_SAMPLER": "always_off"])
+        let unsampled = offTracer.startSpan("off", ofKind: .internal)
+        unsampled.attributes["k"] = "v"
+        XCTAssertFalse(unsampled.isRecording)
+        XCTAssertTrue(unsampled.attributes.isEmpty)
+        unsampled.end()
+        await offTracer.flush()
+        XCTAssertTrue(offExporter.spans.isEmpty)
+    }
+
     func testBaggageTravelsThroughTheServiceContextWithTheChosenPropagators() throws {
         let (tracer, _) = makeTracer()
         var context = ServiceContext.topLevel
