@@ -89,10 +89,10 @@ let package = Package(
         .testTarget(name: "VigilMetricsTests", dependencies: ["VigilMetrics"]),
         .testTarget(name: "VigilContractTests", dependencies: ["VigilContract"]),
         .testTarget(name: "VigilResourcesTests", dependencies: ["VigilResources", "VigilTestSupport"], exclude: ["Helpers"]),
-        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing", "VigilTestSupport"]),
+        .testTarget(name: "VigilTracingTests", dependencies: ["VigilTracing", "VigilSupport", "VigilTestSupport"]),
         .testTarget(name: "VigilOTLPTests", dependencies: ["VigilOTLP", "VigilTracing"]),
         .testTarget(name: "VigilExportTests", dependencies: ["VigilExport", "VigilTestSupport"]),
-        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilTestSupport"]),
+        .testTarget(name: "VigilInstrumentTests", dependencies: ["VigilInstrument", "VigilSupport", "VigilTestSupport"]),
         .testTarget(name: "VigilSidecarTests", dependencies: [
             "VigilSidecar", "VigilTestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import VigilContract
 import VigilMetrics
+import VigilSupport
 import VigilTracing
 
 /// Lets a host error name its `error_type` label instead of its Swift type name. Keep the set of
@@ -107,17 +108,14 @@ public final class PluginObserver: Sendable {
     /// `observe` for synchronous code.
     public func observe<T>(plugin: String, phase: String, _ body: () throws -> T) throws -> T {
         let s = cachedSeries(plugin: plugin, phase: phase)
-        s.inFlight.inc()
-        let start = ContinuousClock.now
-        guard let tracer else {
-            defer { finish(s, span: nil, elapsed: start.duration(to: .now)) }
+        let execution = begin(s)
+        defer { finish(s, execution) }
+        guard let span = execution.span else {
             do { return try body() } catch {
                 failed(s, error, span: nil)
                 throw error
             }
         }
-        let span = tracer.startSpan(phase, attributes: s.attributes)
-        defer { finish(s, span: span, elapsed: start.duration(to: .now)) }
         do {
             return try Span.$current.withValue(span) { try body() }
         } catch {
@@ -128,24 +126,47 @@ public final class PluginObserver: Sendable {
 
     @inlinable
     func observe<T>(_ s: PhaseSeries, _ body: () async throws -> T) async throws -> T {
-        s.inFlight.inc()
-        let start = ContinuousClock.now
-        // Hot path: with tracing off, two clock reads and four atomic adds.
-        guard let tracer else {
-            defer { finish(s, span: nil, elapsed: start.duration(to: .now)) }
+        let execution = begin(s)
+        defer { finish(s, execution) }
+        guard let span = execution.span else {
             do { return try await body() } catch {
                 failed(s, error, span: nil)
                 throw error
             }
         }
-        let span = tracer.startSpan(s.phase, attributes: s.attributes)
-        defer { finish(s, span: span, elapsed: start.duration(to: .now)) }
         do {
             return try await Span.$current.withValue(span) { try await body() }
         } catch {
             failed(s, error, span: span)
             throw error
         }
+    }
+
+    /// One execution under way: when it started, on the monotonic clock, and its span.
+    @usableFromInline
+    struct Execution {
+        @usableFromInline let start: UInt64
+        @usableFromInline let span: Span?
+
+        @usableFromInline
+        init(start: UInt64, span: Span?) {
+            self.start = start
+            self.span = span
+        }
+    }
+
+    /// Counts the execution in flight and starts its clock and span. The clock is read once at
+    /// each end: the span's timestamps are the same readings on the wall clock
+    /// (`SystemClock.wallNanoseconds(atMonotonic:)`), so span and histogram agree exactly.
+    @inlinable
+    @inline(__always)
+    func begin(_ s: PhaseSeries) -> Execution {
+        s.inFlight.inc()
+        let start = SystemClock.monotonicNanoseconds()
+        guard let tracer else { return Execution(start: start, span: nil) }
+        let span = tracer.startSpan(s.phase, attributes: s.attributes,
+                                    startTimeUnixNano: SystemClock.wallNanoseconds(atMonotonic: start))
+        return Execution(start: start, span: span)
     }
 
     @usableFromInline
@@ -159,17 +180,22 @@ public final class PluginObserver: Sendable {
         span?.recordError(error, type: type)
     }
 
-    @usableFromInline
-    func finish(_ s: PhaseSeries, span: Span?, elapsed: Duration) {
+    @inlinable
+    func finish(_ s: PhaseSeries, _ execution: Execution) {
+        let end = SystemClock.monotonicNanoseconds()
+        let elapsed = Int64(truncatingIfNeeded: end &- execution.start)
         s.executions.inc()
-        if let span, span.isRecording {
+        if let span = execution.span, span.isRecording {
             let context = span.context
-            s.duration.observe(elapsed, traceIDHigh: context.traceID.high, traceIDLow: context.traceID.low, spanID: context.spanID.value)
+            let endTime = SystemClock.wallNanoseconds(atMonotonic: end)
+            s.duration.observe(nanoseconds: elapsed, traceIDHigh: context.traceID.high, traceIDLow: context.traceID.low,
+                               spanID: context.spanID.value, timeUnixNano: endTime)
+            s.inFlight.dec()
+            span.end(timeUnixNano: endTime)
         } else {
-            s.duration.observe(elapsed)
+            s.duration.observe(nanoseconds: elapsed)
+            s.inFlight.dec()
         }
-        s.inFlight.dec()
-        span?.end()
     }
 }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 
 /// Readings of the system clocks, without Foundation: one `clock_gettime` each.
 public enum SystemClock {
@@ -30,6 +31,27 @@ public enum SystemClock {
         return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
     }
 
+    /// `monotonic()` in nanoseconds.
+    @inlinable
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// The wall-clock time (nanoseconds since the Unix epoch) of a `monotonicNanoseconds()`
+    /// reading, without reading the realtime clock: the monotonic reading plus the offset between
+    /// the two clocks, measured again once it is a second old, so that a change of the system
+    /// time shows within a second. What the OpenTelemetry SDKs call an anchored clock: code that
+    /// needs both a duration and timestamps (an observed phase and its span) reads one clock at
+    /// each end instead of two, and the timestamps agree with the duration exactly.
+    @inlinable
+    public static func wallNanoseconds(atMonotonic monotonic: UInt64) -> UInt64 {
+        let anchored = WallAnchor.anchoredAt.load(ordering: .relaxed)
+        if monotonic &- anchored > 1_000_000_000 || anchored == 0 { return WallAnchor.reanchor(at: monotonic) }
+        return monotonic &+ WallAnchor.offset.load(ordering: .relaxed)
+    }
+
     /// `monotonic()` in seconds.
     @inlinable
     public static func monotonicSeconds() -> Double {
@@ -52,5 +74,24 @@ extension Duration {
     public func milliseconds(atLeast minimum: Int = 0) -> Int {
         let (seconds, attoseconds) = components
         return max(minimum, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+}
+
+/// The offset `SystemClock.wallNanoseconds(atMonotonic:)` adds, and the monotonic time it was
+/// measured at. Threads that race to measure it again store near-equal values, so the two words
+/// need no lock between them.
+@usableFromInline
+enum WallAnchor {
+    @usableFromInline static let offset = Atomic<UInt64>(0)
+    @usableFromInline static let anchoredAt = Atomic<UInt64>(0)
+
+    @usableFromInline @inline(never)
+    static func reanchor(at monotonic: UInt64) -> UInt64 {
+        let wall = SystemClock.wallNanoseconds()
+        let now = SystemClock.monotonicNanoseconds()
+        let offset = wall &- now
+        WallAnchor.offset.store(offset, ordering: .relaxed)
+        anchoredAt.store(now, ordering: .relaxed)
+        return monotonic &+ offset
     }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import VigilMetrics
+import VigilSupport
 import VigilTestSupport
 import VigilTracing
 import XCTest
@@ -18,6 +20,38 @@ final class ObserveByNameTests: XCTestCase {
         XCTAssertTrue(text.contains("vigil_phase_executions_total{plugin=\"index\",phase=\"fetch\"} 4"), text)
         XCTAssertTrue(text.contains("vigil_phase_executions_total{plugin=\"index\",phase=\"parse\"} 1"), text)
         XCTAssertTrue(text.contains("vigil_phase_in_flight{plugin=\"index\",phase=\"fetch\"} 0"), text)
+    }
+
+    /// The clock is read once at each end of an execution: the span's start and end are those
+    /// readings, so its duration is exactly the one the histogram got, and the bucket's exemplar
+    /// carries the span's end time.
+    func testTheSpanAndTheHistogramAgreeExactlyOnTheDuration() async throws {
+        let registry = Registry()
+        let exporter = InMemorySpanExporter()
+        let tracer = Tracer(resource: TelemetryResource(attributes: []),
+                            processor: BatchSpanProcessor(exporter: exporter), environment: TracingEnvironment())
+        let observer = try PluginObserver(registry: registry, tracer: tracer)
+        let before = SystemClock.wallNanoseconds()
+        try await observer.observe(plugin: "index", phase: "fetch") { try await Task.sleep(for: .milliseconds(3)) }
+        try observer.observe(plugin: "index", phase: "parse") { usleep(2000) }
+        await tracer.forceFlush()
+        XCTAssertEqual(exporter.spans.count, 2)
+        var total: UInt64 = 0
+        for span in exporter.spans {
+            let duration = span.endTimeUnixNano - span.startTimeUnixNano
+            XCTAssertGreaterThanOrEqual(duration, 2_000_000, span.name)
+            XCTAssertGreaterThanOrEqual(span.startTimeUnixNano + 50_000_000, before, "wall-clock time")
+            total += duration
+        }
+        let sum = registry.renderString().split(separator: "\n")
+            .filter { $0.hasPrefix("vigil_phase_duration_seconds_sum{") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }
+            .reduce(0, +)
+        XCTAssertEqual(sum, Double(total) / 1e9, accuracy: 1e-9, "the histogram sums the spans' durations")
+        let openMetrics = registry.renderString(.openMetrics)
+        let traceID = exporter.spans[0].context.traceID.description
+        XCTAssertTrue(openMetrics.contains("trace_id=\"\(traceID)\""), openMetrics)
+        await tracer.shutdown(deadline: .seconds(5))
     }
 
     func testAfterAnUnloadTheNextCallMakesFreshExportedSeriesAndOtherPluginsKeepTheirs() async throws {

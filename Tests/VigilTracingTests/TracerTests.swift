@@ -1,5 +1,6 @@
 import Foundation
 import VigilMetrics
+import VigilSupport
 import VigilTestSupport
 import XCTest
 @testable import VigilTracing
@@ -156,6 +157,49 @@ final class TracerTests: XCTestCase {
         XCTAssertTrue(registry.renderString().contains("vigil_spans_dropped_total{reason=\"shutdown\"} 1\n"))
         XCTAssertFalse(exporter.spans.contains { $0.name == "after" })
         XCTAssertTrue(exporter.isShutDown, "shutdown reaches the exporter")
+    }
+
+    /// Exported spans stay in their queue slots until later spans overwrite them (so that they
+    /// are freed on the thread making spans), and a quiet round of the worker frees the rest:
+    /// nothing is kept for good, and what is queued twice over the slots is exported exactly once.
+    func testExportedSpansAreReleasedOnceOverwrittenOrAfterAQuietRound() async throws {
+        let exporter = InMemorySpanExporter()
+        let tracer = make(exporter, queue: 8, batch: 4, delay: .milliseconds(5))
+        weak var first: Span?
+        do {
+            let span = tracer.startSpan("first")
+            first = span
+            span.end()
+        }
+        await tracer.forceFlush()
+        for round in 0..<3 {
+            for i in 0..<6 { tracer.startSpan("r\(round)-\(i)").end() }
+            await tracer.forceFlush()
+        }
+        XCTAssertEqual(exporter.spans.count, 19)
+        XCTAssertEqual(Set(exporter.spans.map(\.name)).count, 19, "each span exported once")
+        XCTAssertNil(first, "the first span's slot was overwritten")
+        weak var last: Span?
+        do {
+            let span = tracer.startSpan("last")
+            last = span
+            span.end()
+        }
+        await tracer.forceFlush()
+        // The next round finds nothing queued and lets go of the exported spans.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while last != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        XCTAssertNil(last, "a quiet round releases what the slots still hold")
+        await tracer.shutdown(deadline: .seconds(5))
+    }
+
+    func testTimestampsFromTheMonotonicClockAreWallClockTime() {
+        let wall = SystemClock.wallNanoseconds()
+        let start = SystemClock.monotonicNanoseconds()
+        let anchored = SystemClock.wallNanoseconds(atMonotonic: start)
+        let later = SystemClock.wallNanoseconds(atMonotonic: start + 1_500_000)
+        XCTAssertLessThan(anchored > wall ? anchored - wall : wall - anchored, 50_000_000, "within 50 ms of the realtime clock")
+        XCTAssertEqual(later - anchored, 1_500_000, "differences are the monotonic clock's")
     }
 
     func testBatchConfigurationFromTheEnvironment() {
