@@ -15,7 +15,7 @@ public struct VigilTracer: Tracing.Tracer {
         _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: Tracing.SpanKind,
         at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
     ) -> BridgedSpan {
-        var serviceContext = context()
+        let serviceContext = context()
         // The parent: a span started through this bridge, else a context extracted from a
         // request, else the task's Vigil span, else none.
         let parent: ParentContext = switch serviceContext[VigilParentKey.self] {
@@ -24,10 +24,7 @@ public struct VigilTracer: Tracing.Tracer {
         case nil: .current
         }
         let span = tracer.startSpan(operationName, kind: kind.vigilKind, parent: parent, startTimeUnixNano: instant().nanosecondsSinceEpoch)
-        // The span itself, not its context: a reference needs no box, so this costs the
-        // context's one dictionary write.
-        serviceContext[VigilParentKey.self] = .span(span)
-        return BridgedSpan(span: span, context: serviceContext)
+        return BridgedSpan(span: span, parentContext: serviceContext)
     }
 
     public func forceFlush() {
@@ -61,7 +58,23 @@ public struct VigilTracer: Tracing.Tracer {
 /// A Vigil span seen through swift-distributed-tracing's `Span` protocol.
 public struct BridgedSpan: Tracing.Span {
     public let span: VigilTracing.Span
-    public let context: ServiceContext
+    /// The context the span was started in.
+    let parentContext: ServiceContext
+
+    init(span: VigilTracing.Span, parentContext: ServiceContext) {
+        self.span = span
+        self.parentContext = parentContext
+    }
+
+    /// The context to run the span's work in: the one it was started in, carrying the span
+    /// itself (a reference, so storing it needs no box). Made when asked for (`withSpan` asks
+    /// once), so that a span that is only started, given attributes and ended never pays for
+    /// the context's dictionary write.
+    public var context: ServiceContext {
+        var context = parentContext
+        context[VigilParentKey.self] = .span(span)
+        return context
+    }
 
     public var operationName: String {
         get { span.name }
@@ -100,7 +113,7 @@ public struct BridgedSpan: Tracing.Span {
     /// that is not recording, or has ended, goes nowhere: `putBridgedAttributes` ignores it.
     private func takeStore() -> SpanAttributesStore {
         if let taken = span.takeBridgedAttributes() as? SpanAttributesStore { return taken }
-        return SpanAttributesStore(reserving: span.isRecording ? 8 : 0)
+        return SpanAttributesStore(reserving: span.isRecording ? 4 : 0)
     }
 
     public func setStatus(_ status: Tracing.SpanStatus) {
