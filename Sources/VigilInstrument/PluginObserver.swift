@@ -82,6 +82,10 @@ public final class PluginObserver: Sendable {
             duration = observer.duration.labels(plugin, phase)
             inFlight = observer.inFlight.labels(plugin, phase)
             errors = observer.errors
+            // An execution is counted, and leaves the in-flight gauge, when the histogram observes
+            // its duration: two atomic adds fewer for each.
+            executions.countObservations(of: duration)
+            inFlight.subtractObservations(of: duration)
             attributes = [Attribute("vigil.plugin", .string(plugin)), Attribute("vigil.phase", .string(phase))]
             cacheHash = PhaseSeriesCache.hash(plugin, phase)
         }
@@ -184,17 +188,15 @@ public final class PluginObserver: Sendable {
     func finish(_ s: PhaseSeries, _ execution: Execution) {
         let end = SystemClock.monotonicNanoseconds()
         let elapsed = Int64(truncatingIfNeeded: end &- execution.start)
-        s.executions.inc()
+        // The observation also counts the execution and takes it out of the in-flight gauge.
         if let span = execution.span, span.isRecording {
             let context = span.context
             let endTime = SystemClock.wallNanoseconds(atMonotonic: end)
             s.duration.observe(nanoseconds: elapsed, traceIDHigh: context.traceID.high, traceIDLow: context.traceID.low,
                                spanID: context.spanID.value, timeUnixNano: endTime)
-            s.inFlight.dec()
             span.end(timeUnixNano: endTime)
         } else {
             s.duration.observe(nanoseconds: elapsed)
-            s.inFlight.dec()
         }
     }
 }

@@ -12,11 +12,15 @@ public final class Counter: Series, @unchecked Sendable {
     /// Address of the stripes, 0 until the counter has seen contention.
     @usableFromInline let stripes = Atomic<UInt>(0)
     @usableFromInline let floating = Atomic<UInt64>(0)
+    /// A histogram whose observations this counter counts as well as its own increments; see
+    /// `countObservations(of:)`. Set once, then only read.
+    private let observed = ObservedHistogram()
     /// Set once an exemplar is kept, so that rendering skips the lock for the many that have none.
     /// Beside the values: a scrape reads these four fields and nothing else of the counter.
     let hasExemplar = Atomic<Bool>(false)
     let exemplarLock = SpinLock()
     nonisolated(unsafe) var exemplar: Exemplar?
+
 
     @usableFromInline static let stripeCount = 16
     /// 128 bytes a stripe: adjacent-line prefetchers pull cache lines in pairs.
@@ -74,8 +78,17 @@ public final class Counter: Series, @unchecked Sendable {
         Double(integerTotal) + floating.doubleValue
     }
 
+    /// From now on this counter also counts every observation of `histogram`, without an add
+    /// of its own: what `PluginObserver` does for executions, which are exactly the duration
+    /// histogram's observations, so that an execution costs one atomic add fewer. Only the first
+    /// call takes effect.
+    package func countObservations(of histogram: Histogram) {
+        observed.set(histogram)
+    }
+
     var integerTotal: UInt64 {
         var total = base.load(ordering: .relaxed)
+        total &+= observed.observationCount
         let raw = stripes.load(ordering: .acquiring)
         if raw != 0 {
             let cells = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: raw)!

@@ -4,6 +4,19 @@ import Synchronization
 /// A value that goes up and down. Every operation is lock-free and allocates nothing.
 public final class Gauge: Series, @unchecked Sendable {
     @usableFromInline let bits = Atomic<UInt64>(0)
+    /// A histogram whose observations are subtracted from the value; see
+    /// `subtractObservations(of:)`. Set once, then only read.
+    private let observed = ObservedHistogram()
+
+    /// From now on every observation of `histogram` counts as a decrement of one, without an
+    /// add of its own: what `PluginObserver` does for executions in flight (incremented when
+    /// one starts; each that ends is an observation of the duration histogram), so that an
+    /// execution costs one atomic add fewer. The value never goes below zero on account of it
+    /// (on weakly ordered processors a reader may see an observation before the increment that
+    /// preceded it). Only the first call takes effect.
+    package func subtractObservations(of histogram: Histogram) {
+        observed.set(histogram)
+    }
 
     /// Sets the value.
     @inlinable
@@ -35,7 +48,12 @@ public final class Gauge: Series, @unchecked Sendable {
     }
 
     /// The current value.
-    public var value: Double { bits.doubleValue }
+    public var value: Double {
+        guard observed.isSet else { return bits.doubleValue }
+        // The observations first: each one's increment came before it.
+        let ended = Double(observed.observationCount)
+        return max(0, bits.doubleValue - ended)
+    }
 
     /// Reads a batch of gauges, then writes their lines from the plan's prefixes; see
     /// `Counter.writeAll`.

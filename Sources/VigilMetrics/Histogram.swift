@@ -156,6 +156,13 @@ public final class Histogram: Series, @unchecked Sendable {
         return (buckets, total, sum)
     }
 
+    /// How many observations were recorded: the total of the buckets.
+    public var observationCount: UInt64 {
+        var total: UInt64 = 0
+        for i in 0...boundCount { total &+= counts.load(at: i) }
+        return total
+    }
+
     /// The sum of all observations.
     public var sum: Double {
         sumBits.doubleValue + Double(sumNanoseconds.load(ordering: .relaxed)) / 1e9
@@ -208,5 +215,36 @@ public final class Histogram: Series, @unchecked Sendable {
     public static func linearBuckets(start: Double, width: Double, count: Int) -> [Double] {
         guard count > 0 else { return [] }
         return (0..<count).map { start + Double($0) * width }
+    }
+}
+
+/// The histogram a counter or gauge derives part of its value from (`Counter.countObservations(of:)`,
+/// `Gauge.subtractObservations(of:)`): a reference set once, read without a lock.
+struct ObservedHistogram: ~Copyable, @unchecked Sendable {
+    private let pointer = Atomic<UInt>(0)
+
+    init() {}
+
+    deinit {
+        let raw = pointer.load(ordering: .acquiring)
+        if raw != 0 { Unmanaged<Histogram>.fromOpaque(UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped).release() }
+    }
+
+    var isSet: Bool { pointer.load(ordering: .acquiring) != 0 }
+
+    /// Keeps `histogram`, unless one is kept already.
+    func set(_ histogram: Histogram) {
+        let raw = UInt(bitPattern: Unmanaged.passRetained(histogram).toOpaque())
+        if !pointer.compareExchange(expected: 0, desired: raw, ordering: .acquiringAndReleasing).exchanged {
+            Unmanaged<Histogram>.fromOpaque(UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped).release()
+        }
+    }
+
+    /// The histogram's observations, or 0 without one.
+    var observationCount: UInt64 {
+        let raw = pointer.load(ordering: .acquiring)
+        guard raw != 0 else { return 0 }
+        return Unmanaged<Histogram>.fromOpaque(UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped)
+            ._withUnsafeGuaranteedRef { $0.observationCount }
     }
 }

@@ -107,4 +107,38 @@ final class HistogramTests: XCTestCase {
         }
         return nil
     }
+
+    /// PluginObserver counts executions and executions in flight from the duration histogram's
+    /// observations, with no atomic add of their own: what a scrape shows must be exactly what
+    /// separate adds would have shown.
+    func testACounterAndAGaugeCanDeriveTheirValuesFromAHistogramsObservations() throws {
+        let registry = Registry()
+        let executions = try registry.counter("executions_total", help: "E.")
+        let inFlight = try registry.gauge("in_flight", help: "F.")
+        let duration = try registry.histogram("duration_seconds", help: "D.")
+        executions.countObservations(of: duration)
+        executions.countObservations(of: try registry.histogram("other_seconds", help: "O."))  // only the first counts
+        inFlight.subtractObservations(of: duration)
+        for i in 0..<5 {
+            inFlight.inc()
+            duration.observe(nanoseconds: Int64(i) * 1_000_000)
+        }
+        inFlight.inc()
+        inFlight.inc()
+        executions.inc(by: 10)  // increments of its own still count
+        XCTAssertEqual(duration.observationCount, 5)
+        XCTAssertEqual(executions.value, 15)
+        XCTAssertEqual(inFlight.value, 2)
+        let text = registry.renderString()
+        XCTAssertTrue(text.contains("executions_total 15\n"), text)
+        XCTAssertTrue(text.contains("in_flight 2\n"), text)
+        XCTAssertTrue(text.contains("duration_seconds_count 5\n"), text)
+        XCTAssertEqual(duration.sum, 0.01, accuracy: 1e-12, "nanoseconds summed exactly")
+        // An observation seen before its increment (weakly ordered processors) never makes the
+        // gauge negative.
+        duration.observe(nanoseconds: 1)
+        duration.observe(nanoseconds: 1)
+        duration.observe(nanoseconds: 1)
+        XCTAssertEqual(inFlight.value, 0)
+    }
 }
