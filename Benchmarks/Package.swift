@@ -63,6 +63,16 @@ let package = Package(
             path: "Benchmarks/OTelPeerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // swift-distributed-tracing's own NoOpTracer on the same paths: the floor every tracer pays.
+        .executableTarget(
+            name: "TracingAPIFloorBenchmarks",
+            dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/TracingAPIFloorBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The wrk load test's two servers (scrape-load).
         .executableTarget(
             name: "ScrapeServers",

@@ -1,8 +1,12 @@
 // The cost of tracing: starting and ending spans, observing by name, the swift-distributed-tracing
 // bridge as users call it, and encoding and compressing batches. Figures to quote are ratios to
-// "counter increment (floor)" of the same run, and, for the "bridge: …" rows, to the rows of the
-// same names in OTelPeerBenchmarks (swift-otel).
+// "counter increment (floor)" and "clock read (floor)" of the same run, and, for the "bridge: …"
+// rows, to the rows of the same names in OTelPeerBenchmarks (swift-otel) and
+// TracingAPIFloorBenchmarks (the library's NoOpTracer: what any tracer pays on that API).
 import Benchmark
+#if canImport(Glibc)
+import Glibc
+#endif
 import enum Instrumentation.InstrumentationSystem
 import func Tracing.startSpan
 import func Tracing.withSpan
@@ -97,6 +101,19 @@ let instrumentBenchmarks: @Sendable () -> Void = {
         blackHole(counter)
     } setup: {
         try Registry().counter("bench_total", help: "B.")
+    }
+
+    // The other yardstick: one reading of the realtime clock (a vDSO call; under a hypervisor it can
+    // cost several counter increments). A span reads it at its start and its end, an observed
+    // phase reads the monotonic clock (the same cost) at both ends.
+    Benchmark("clock read (floor)", configuration: perCall) { benchmark in
+        var ts = timespec()
+        var total = 0
+        for _ in benchmark.scaledIterations {
+            clock_gettime(CLOCK_REALTIME, &ts)
+            total &+= ts.tv_nsec
+        }
+        blackHole(total)
     }
 
     // README's API for code that is not a Phase, called as a host calls it: by name, every time.
