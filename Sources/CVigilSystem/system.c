@@ -15,4 +15,4 @@ int vigil_gettid(void) {
     return (int)syscall(SYS_gettid);
 }
 
-__thread void *vigil_read_section_slot = 0;
+__thread void *vigil_read_section_slot __attribute__((tls_model("initial-exec"))) = 0;

@@ -113,7 +113,9 @@ public final class Histogram: Series, @unchecked Sendable {
         let exemplar = Exemplar(traceIDHigh: traceIDHigh, traceIDLow: traceIDLow, spanID: spanID, value: value,
                                 timestamp: Double(timeUnixNano / 1_000_000_000) + Double(timeUnixNano % 1_000_000_000) / 1e9)
         exemplarLock.withLock { exemplars[index] = exemplar }
-        hasExemplars.store(true, ordering: .releasing)
+        // Stored once: a store on every observation would keep the line bouncing between
+        // the cores that observe and the one that scrapes.
+        if !hasExemplars.load(ordering: .relaxed) { hasExemplars.store(true, ordering: .releasing) }
     }
 
     private func keep(_ exemplar: Exemplar, at index: Int) {

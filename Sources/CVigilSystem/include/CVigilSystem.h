@@ -12,8 +12,11 @@ int vigil_gettid(void);
 
 /// The calling thread's ReadSection slot, or NULL before its first section. A `__thread`
 /// variable, read and written through the two inline functions below: one load relative to the
-/// thread pointer instead of a call to pthread_getspecific on every section.
-extern __thread void *vigil_read_section_slot;
+/// thread pointer instead of a call to pthread_getspecific on every section. The initial-exec
+/// model makes that load one instruction: code built position-independent (as SwiftPM builds C
+/// targets) would otherwise call __tls_get_addr for it. It holds wherever Vigil is linked into the
+/// program or a library loaded with it, which is how SwiftPM links it.
+extern __thread void *vigil_read_section_slot __attribute__((tls_model("initial-exec")));
 
 static inline void *vigil_read_section_slot_get(void) { return vigil_read_section_slot; }
 static inline void vigil_read_section_slot_set(void *slot) { vigil_read_section_slot = slot; }
