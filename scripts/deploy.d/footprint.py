@@ -2,6 +2,8 @@
 FoundationInternationalization or the ICU data of _FoundationICU (tens of MB resident, for a
 sidecar that needs none of it; FoundationEssentials alone is fine), and the binary `make release`
 builds must carry its Swift runtime (--static-swift-stdlib), so that it runs without the toolchain.
+Nor may it link libcurl: HTTPClient loads it (dlopen) only when a push target is configured, so
+that an idle sidecar does not map libcurl and the TLS libraries it brings (about 5 MB resident).
 
 ldd shows what a dynamically linked binary loads; a static one hides Foundation from ldd, so the
 symbols are read too (nm): Swift mangles a module name with its length in front ($s10Foundation…,
@@ -14,6 +16,7 @@ from support import run
 
 FOUNDATION_LIBRARIES = re.compile(r"(^|[\s/])(libFoundation|libFoundationInternationalization|lib_FoundationICU|libFoundationNetworking|libFoundationXML)\.so")
 FOUNDATION_SYMBOLS = re.compile(r"\$s10Foundation[0-9A-Z_]|\$s30FoundationInternationalization|\bswift_u(col|loc|cal|num|dat|text|str|set|norm|trans|regex|brk)_")
+LIBCURL = re.compile(r"(^|[\s/])libcurl(-gnutls|-nss)?\.so")
 SWIFT_RUNTIME = re.compile(r"(^|[\s/])libswift(Core|_Concurrency|Dispatch|_StringProcessing|Synchronization)\.so")
 
 
@@ -39,6 +42,13 @@ def no_foundation_symbols(vigil):
     return [f"{vigil} refers to full Foundation or ICU symbols, for example: " + ", ".join(hits[:5])] if hits else []
 
 
+def no_libcurl_linked(vigil):
+    hits = [line.strip() for line in ldd(vigil).splitlines() if LIBCURL.search(line)]
+    return [f"{vigil} links libcurl (ldd): " + "; ".join(hits) +
+            ". Only CCurl may call libcurl, through the vigil_curl_* functions it resolves with dlsym; find what"
+            " links it (a `link \"curl\"` module map, linkerSettings, a target calling curl_* directly)"] if hits else []
+
+
 def swift_runtime_linked_in(vigil):
     hits = [line.strip() for line in ldd(vigil).splitlines() if SWIFT_RUNTIME.search(line)]
     return [f"{vigil} loads the Swift runtime from the toolchain: " + "; ".join(hits) +
@@ -48,6 +58,7 @@ def swift_runtime_linked_in(vigil):
 def checks(vigil):
     yield "footprint: vigil loads no full Foundation, FoundationInternationalization or ICU (ldd)", lambda: no_full_foundation_loaded(vigil)
     yield "footprint: vigil refers to no full Foundation or ICU symbol (nm)", lambda: no_foundation_symbols(vigil)
+    yield "footprint: vigil does not link libcurl; it loads it for pushes only (ldd)", lambda: no_libcurl_linked(vigil)
     # Only the release build links the runtime in; the debug build loads it from the toolchain.
     if "/release/" in str(vigil):
         yield "footprint: the release vigil carries its Swift runtime (--static-swift-stdlib)", lambda: swift_runtime_linked_in(vigil)
