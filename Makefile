@@ -62,8 +62,15 @@ SYSCONFDIR ?= /etc
 INSTALL_DATA = config/vigil.yml config/prometheus.yml $(wildcard dashboards/*.json) \
 	alerts/vigil-alerts.yml alerts/RUNBOOK.md
 
+# The shipped binary is linked for a smaller resident set (`make footprint` measures it), by the
+# toolchain's lld: the relative relocations packed (DT_RELR, -1.5 MB: the loader no longer reads
+# 1.5 MB of RELA entries at start; needs glibc 2.36, Debian 12), and vigil's own symbols left out of
+# the dynamic symbol table (-1.6 MB: the 2 MB of .dynsym, .dynstr and .gnu.hash that every symbol
+# lookup at load time touched; nothing looks them up, and the Swift runtime's are hidden already).
+RELEASE_LINK_FLAGS = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
+
 release: setup
-	$(SWIFT) build -c release --static-swift-stdlib --product vigil
+	$(SWIFT) build -c release --static-swift-stdlib --product vigil $(RELEASE_LINK_FLAGS)
 
 install: $(if $(VIGIL_BIN),,release)
 	install -D -m 0755 $(or $(VIGIL_BIN),.build/release/vigil) $(DESTDIR)$(BINDIR)/vigil

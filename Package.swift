@@ -39,7 +39,11 @@ let package = Package(
         .target(name: "VigilOTLP", dependencies: ["VigilTracing", "VigilContract", "VigilSupport"]),
         .target(name: "VigilResources", dependencies: ["VigilMetrics", "VigilContract", "VigilSupport"]),
         .target(name: "VigilInstrument", dependencies: ["VigilMetrics", "VigilContract", "VigilTracing", "VigilSupport"]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl, loaded with dlopen by the first HTTPClient rather than linked, so that a sidecar
+        // that pushes nowhere never maps it nor the TLS libraries it brings. Builds against
+        // <curl/curl.h> (libcurl4-openssl-dev, which scripts/setup installs); needs libcurl.so.4 at
+        // run time, for pushes only.
+        .target(name: "CCurl"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "VigilExport", dependencies: [
             "VigilMetrics", "VigilContract", "VigilTracing", "VigilOTLP", "VigilSupport", "CCurl", "CZlib",

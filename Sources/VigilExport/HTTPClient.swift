@@ -47,7 +47,8 @@ public struct HTTPResponse: Sendable {
 
 /// A transfer that did not produce an HTTP response.
 public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
-    /// libcurl's code (CURLcode); `cancelledCode` when the caller's task was cancelled.
+    /// libcurl's code (CURLcode); `cancelledCode` when the caller's task was cancelled,
+    /// `libraryUnavailableCode` when libcurl could not be loaded.
     public var code: Int
     /// libcurl's wording of the error: the detailed one (`CURLOPT_ERRORBUFFER`, such as
     /// `SSL certificate problem: unable to get local issuer certificate`) when there is one,
@@ -59,6 +60,10 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
     /// The code of a transfer abandoned because the task awaiting it was cancelled: libcurl's
     /// `CURLE_ABORTED_BY_CALLBACK` (42), the code of a transfer its application stopped.
     public static let cancelledCode = Int(CURLE_ABORTED_BY_CALLBACK.rawValue)
+
+    /// The code of a transfer never tried because libcurl could not be loaded (it is loaded when
+    /// the first client is made, not linked): `message` says what is missing and how to install it.
+    public static let libraryUnavailableCode = -2
 
     static func cancelled(url: String) -> HTTPClientError {
         HTTPClientError(code: cancelledCode, message: "cancelled before the response came; the transfer was abandoned", url: url)
@@ -80,19 +85,29 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// Whether libcurl could not be loaded, so that no transfer was tried (see `message`).
+    public var isLibraryUnavailable: Bool { code == Self.libraryUnavailableCode }
+
     public var description: String {
-        isCancellation ? "\(url): \(message)" : "\(url): \(message) (curl error \(code))"
+        isCancellation || isLibraryUnavailable ? "\(url): \(message)" : "\(url): \(message) (curl error \(code))"
     }
 }
 
 /// HTTP over libcurl, with connections kept alive per client. Transfers run one at a time on a
 /// thread of the client's own, never on the caller's or on Swift's cooperative pool; cancelling
 /// the awaiting task abandons its transfer within about 100 ms.
+///
+/// libcurl is loaded (dlopen) when the process makes its first client, not linked: a sidecar that
+/// pushes nowhere never maps it nor the TLS libraries it brings (about 5 MB resident). Where
+/// libcurl.so.4 is missing, every `send` fails with an `HTTPClientError` whose
+/// `isLibraryUnavailable` is true and whose message says what to install.
 public final class HTTPClient: Sendable {
     /// Response bodies past this many bytes are discarded: a push target's answer is short.
     public let maximumBodyBytes: Int
-    /// `vigil/<version> libcurl/<version>`, sent with every request.
-    public static let userAgent = "vigil/\(VigilVersion.current) " + (String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
+    /// `vigil/<version> libcurl/<version>`, sent with every request. Reading it loads libcurl
+    /// (the transfers read it, once a client has loaded it); `vigil/<version> libcurl` without it.
+    public static let userAgent = "vigil/\(VigilVersion.current) "
+        + ((libraryError == nil ? vigil_curl_version() : nil).flatMap { String(cString: $0).split(separator: " ").first.map(String.init) } ?? "libcurl")
 
     private let queue = DispatchQueue(label: "vigil.http-client")
     // Used on `queue` only; the one exception is curl_multi_wakeup, which libcurl lets any
@@ -100,19 +115,30 @@ public final class HTTPClient: Sendable {
     private nonisolated(unsafe) let easy: UnsafeMutableRawPointer?
     private nonisolated(unsafe) let multi: UnsafeMutableRawPointer?
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+    /// Why libcurl could not be loaded; nil once it is. vigil_curl_load loads it, resolves its
+    /// functions and calls curl_global_init, once per process, before any handle is made.
+    private static let libraryError: String? = {
+        let capacity = 1024
+        let error = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
+        defer { error.deallocate() }
+        error.initialize(repeating: 0, count: capacity)
+        return vigil_curl_load(error, capacity) ? nil : String(cString: error)
+    }()
+    /// `libraryError` when this client was made: its transfers fail with it.
+    private let unavailable: String?
 
-    /// A client with its own libcurl handles and thread.
+    /// A client with its own libcurl handles and thread. The first one loads libcurl; where it
+    /// cannot be loaded, the client is made all the same and each `send` fails saying why.
     public init(maximumBodyBytes: Int = 64 * 1024) {
         self.maximumBodyBytes = maximumBodyBytes
-        _ = Self.globalInit
-        easy = curl_easy_init()
-        multi = curl_multi_init()
+        unavailable = Self.libraryError
+        easy = unavailable == nil ? vigil_curl_easy_init() : nil
+        multi = unavailable == nil ? vigil_curl_multi_init() : nil
     }
 
     deinit {
-        if let multi { curl_multi_cleanup(multi) }
-        if let easy { curl_easy_cleanup(easy) }
+        if let multi { vigil_curl_multi_cleanup(multi) }
+        if let easy { vigil_curl_easy_cleanup(easy) }
     }
 
     /// Performs `request`; throws only when no HTTP response came back. When the calling task is
@@ -130,7 +156,7 @@ public final class HTTPClient: Sendable {
             }
         } onCancel: {
             call.cancel()
-            if let multi { curl_multi_wakeup(multi) }  // out of curl_multi_poll now, not at its time-out
+            if let multi { vigil_curl_multi_wakeup(multi) }  // out of curl_multi_poll now, not at its time-out
         }
         return try result.get()
     }
@@ -209,8 +235,9 @@ public final class HTTPClient: Sendable {
         func failure(_ code: Int, _ message: String) -> Result<HTTPResponse, HTTPClientError> {
             .failure(HTTPClientError(code: code, message: message, url: call.url))
         }
+        if let unavailable { return failure(HTTPClientError.libraryUnavailableCode, unavailable) }
         guard let easy, let multi else { return failure(-1, "libcurl could not make a handle") }
-        curl_easy_reset(easy)
+        vigil_curl_easy_reset(easy)
         let transfer = Transfer(upload: request.body, limit: maximumBodyBytes)
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
@@ -218,23 +245,23 @@ public final class HTTPClient: Sendable {
         errorBuffer.initialize(to: 0)
         defer { errorBuffer.deallocate() }
         var headerList: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headerList) }
+        defer { vigil_curl_slist_free_all(headerList) }
         var connectTo: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(connectTo) }
+        defer { vigil_curl_slist_free_all(connectTo) }
 
         var url = request.url
         if let name = request.tls.serverName, let redirected = Self.redirect(request.url, toServerName: name) {
             url = redirected.url
-            connectTo = curl_slist_append(connectTo, redirected.connectTo)
+            connectTo = vigil_curl_slist_append(connectTo, redirected.connectTo)
             if !request.headers.contains(where: { $0.name.lowercased() == "host" }) {
-                headerList = curl_slist_append(headerList, "Host: \(redirected.host)")
+                headerList = vigil_curl_slist_append(headerList, "Host: \(redirected.host)")
             }
         }
         for header in request.headers {
-            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+            headerList = vigil_curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
         // An empty `Expect:` stops libcurl from waiting a second for `100 Continue`.
-        headerList = curl_slist_append(headerList, "Expect:")
+        headerList = vigil_curl_slist_append(headerList, "Expect:")
 
         vigil_curl_set_string(easy, CURLOPT_URL, url)
         vigil_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
@@ -296,25 +323,25 @@ public final class HTTPClient: Sendable {
         // between two steps the loop looks at the call's cancellation, and a cancellation wakes
         // the wait (curl_multi_wakeup), which otherwise lasts at most 100 ms.
         // Reset when done, before what the options point to is freed.
-        defer { curl_easy_reset(easy) }
-        guard curl_multi_add_handle(multi, easy) == CURLM_OK else { return failure(-1, "libcurl could not start the transfer") }
-        defer { curl_multi_remove_handle(multi, easy) }  // mid-transfer, this closes the connection
+        defer { vigil_curl_easy_reset(easy) }
+        guard vigil_curl_multi_add_handle(multi, easy) == CURLM_OK else { return failure(-1, "libcurl could not start the transfer") }
+        defer { vigil_curl_multi_remove_handle(multi, easy) }  // mid-transfer, this closes the connection
         while true {
             if call.isCancelled { return .failure(.cancelled(url: call.url)) }
             var running: Int32 = 0
-            let step = curl_multi_perform(multi, &running)
-            guard step == CURLM_OK else { return failure(-1, String(cString: curl_multi_strerror(step))) }
+            let step = vigil_curl_multi_perform(multi, &running)
+            guard step == CURLM_OK else { return failure(-1, String(cString: vigil_curl_multi_strerror(step))) }
             if running == 0 { break }
-            curl_multi_poll(multi, nil, 0, 100, nil)
+            vigil_curl_multi_poll(multi, nil, 0, 100, nil)
         }
         var code = CURLE_OK
         var left: Int32 = 0
-        while let message = curl_multi_info_read(multi, &left) {
+        while let message = vigil_curl_multi_info_read(multi, &left) {
             if message.pointee.msg == CURLMSG_DONE { code = message.pointee.data.result }
         }
         guard code == CURLE_OK else {
             let detail = String(cString: errorBuffer).trimmed(" \t\r\n")
-            return failure(Int(code.rawValue), detail.isEmpty ? String(cString: curl_easy_strerror(code)) : String(detail))
+            return failure(Int(code.rawValue), detail.isEmpty ? String(cString: vigil_curl_easy_strerror(code)) : String(detail))
         }
         var status = 0
         vigil_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -344,17 +371,17 @@ public final class HTTPClient: Sendable {
     /// connection to the URL's host and port, and the `Host` header value that names them. Nil
     /// when libcurl cannot parse the URL (the transfer then fails on it).
     static func redirect(_ url: String, toServerName name: String) -> (url: String, connectTo: String, host: String)? {
-        guard let parsed = curl_url() else { return nil }
-        defer { curl_url_cleanup(parsed) }
+        guard libraryError == nil, let parsed = vigil_curl_url() else { return nil }
+        defer { vigil_curl_url_cleanup(parsed) }
         func part(_ which: CURLUPart, _ flags: Int32 = 0) -> String? {
             var value: UnsafeMutablePointer<CChar>?
-            guard curl_url_get(parsed, which, &value, UInt32(flags)) == CURLUE_OK, let value else { return nil }
-            defer { curl_free(value) }
+            guard vigil_curl_url_get(parsed, which, &value, UInt32(flags)) == CURLUE_OK, let value else { return nil }
+            defer { vigil_curl_free(value) }
             return String(cString: value)
         }
-        guard curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK,
+        guard vigil_curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK,
               let host = part(CURLUPART_HOST), let port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT),
-              curl_url_set(parsed, CURLUPART_HOST, name, 0) == CURLUE_OK, let rewritten = part(CURLUPART_URL)
+              vigil_curl_url_set(parsed, CURLUPART_HOST, name, 0) == CURLUE_OK, let rewritten = part(CURLUPART_URL)
         else { return nil }
         let explicitPort = part(CURLUPART_PORT)
         return (rewritten, "\(name):\(port):\(host):\(port)", explicitPort.map { "\(host):\($0)" } ?? host)

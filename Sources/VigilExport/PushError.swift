@@ -40,7 +40,7 @@ public struct PushError: Error, CustomStringConvertible, Sendable {
             if RetryPolicy.isRetryable(status: status) { return "HTTP \(status)\(detail); gave up" }
             return "HTTP \(status)\(detail); not retried\(hint(status))"
         case let .transport(error):
-            let what = "\(error.message) (curl error \(error.code))"
+            let what = error.isLibraryUnavailable ? error.message : "\(error.message) (curl error \(error.code))"
             return error.isTransient ? "\(what); gave up (is the target running and reachable?)" : "\(what); not retried\(hint(error))"
         case let .retryAfterTooLong(status, asked, limit):
             return "HTTP \(status) asks to retry after \(asked), longer than maxRetryAfter (\(limit)); gave up"

@@ -21,7 +21,9 @@ final class RealPushgateway {
         port = try FreePort.find()
         let tls = webConfig?.contains("tls_server_config") == true
         url = "\(tls ? "https" : "http")://127.0.0.1:\(port)"
-        var arguments = ["--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+        // No persistence: Debian's default file (/var/lib/prometheus/pushgateway.data) is shared by
+        // every Pushgateway on the machine, and would hand this one the groups another left there.
+        var arguments = ["--web.listen-address=127.0.0.1:\(port)", "--persistence.file=", "--log.level=warn"]
         if let webConfig {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-pushgateway-web-\(UUID()).yml")
             try webConfig.write(to: file, atomically: true, encoding: .utf8)

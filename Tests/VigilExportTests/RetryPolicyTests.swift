@@ -164,6 +164,19 @@ final class RetryPolicyTests: XCTestCase {
                        "PUT http://REDACTED@gateway:9091/metrics/job/j: URL using bad/illegal format or missing URL (curl error 3); not retried (1 attempt)")
     }
 
+    /// Where libcurl.so.4 cannot be loaded (HTTPClient loads it with dlopen), the push fails at
+    /// once, saying what is missing and how to install it, and no curl error code is quoted.
+    func testAMissingLibcurlIsFinalAndSaysWhatToInstall() async {
+        let message = "libcurl.so.4 could not be loaded (libcurl.so.4: cannot open shared object file: No such file or directory): "
+            + "pushes need it; install libcurl4 (Debian, Ubuntu: apt-get install libcurl4; Fedora, RHEL: dnf install libcurl)"
+        let missing = await run([transportError(HTTPClientError.libraryUnavailableCode, message), answer(204)])
+        XCTAssertEqual(missing.attempts, 1)
+        guard case .failure(let error) = missing.result, case .transport(let transport) = error.cause else { return XCTFail("delivered") }
+        XCTAssertTrue(transport.isLibraryUnavailable)
+        XCTAssertFalse(transport.isTransient)
+        XCTAssertEqual(error.description, "PUT http://REDACTED@gateway:9091/metrics/job/j: \(message); not retried (1 attempt)")
+    }
+
     func testGivesUpAfterMaxAttemptsNamingMethodURLStatusAndAttempts() async {
         var policy = RetryPolicy()
         policy.maxAttempts = 3

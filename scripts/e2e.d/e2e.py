@@ -388,7 +388,10 @@ def main():
     check("the demo's breaker and limit alerts become pending or firing", alerts)
 
     # The Pushgateway: vigil push --once, read back, delete, gone.
-    start(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{gateway_port}", "--log.level=warn"], "pushgateway")
+    # No persistence: Debian's default file (/var/lib/prometheus/pushgateway.data) is shared by every
+    # Pushgateway on the machine, and a group another left there would be read back here.
+    start(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{gateway_port}", "--persistence.file=", "--log.level=warn"],
+          "pushgateway")
     gateway = f"http://127.0.0.1:{gateway_port}"
     wait_for("pushgateway", lambda: http(f"{gateway}/-/ready")[0] == 200)
     (work / "push.yml").write_text(
