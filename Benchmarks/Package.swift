@@ -40,9 +40,19 @@ let package = Package(
             path: "Benchmarks/ResourceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The swift-distributed-tracing calls the three tracing executables below measure alike.
+        .target(
+            name: "TracingAPIWorkload",
+            dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Sources/TracingAPIWorkload"
+        ),
         .executableTarget(
             name: "TracingBenchmarks",
             dependencies: [
+                "TracingAPIWorkload",
                 .product(name: "Vigil", package: "vigil"),
                 .product(name: "VigilTracingBridge", package: "vigil"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -56,6 +66,7 @@ let package = Package(
         .executableTarget(
             name: "OTelPeerBenchmarks",
             dependencies: [
+                "TracingAPIWorkload",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Benchmark", package: "benchmark"),
@@ -67,6 +78,7 @@ let package = Package(
         .executableTarget(
             name: "TracingAPIFloorBenchmarks",
             dependencies: [
+                "TracingAPIWorkload",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],

@@ -1,9 +1,10 @@
 // swift-otel 1.6.0 on the swift-distributed-tracing paths TracingBenchmarks measures for VigilTracer
-// ("bridge: …"): the same operations, the same names, so the two targets' rows pair up.
+// ("bridge: …", defined once in TracingAPIWorkload), so the targets' rows pair up.
 // InstrumentationSystem is process-global, which is why the peer lives in an executable of its own.
 import Benchmark
 import OTel
 import Tracing
+import TracingAPIWorkload
 
 /// Bootstraps swift-otel's tracer once per process: the default (always-on) sampler, the batch span
 /// processor, and the `none` exporter, so spans are processed as in production but go nowhere
@@ -26,24 +27,5 @@ let bootstrapOTel: Void = {
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal], maxDuration: .seconds(3))
-    let perCall = Benchmark.Configuration(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3))
-
-    Benchmark("bridge: withSpan", configuration: perCall) { benchmark in
-        for _ in benchmark.scaledIterations {
-            withSpan("op") { _ in }
-        }
-    } setup: {
-        bootstrapOTel
-    }
-
-    Benchmark("bridge: startSpan + 2 attributes + end", configuration: perCall) { benchmark in
-        for _ in benchmark.scaledIterations {
-            let span = startSpan("op")
-            span.attributes["vigil.plugin"] = "ocr"
-            span.attributes["vigil.phase"] = "tokenize"
-            span.end()
-        }
-    } setup: {
-        bootstrapOTel
-    }
+    tracingAPIBenchmarks { bootstrapOTel }
 }

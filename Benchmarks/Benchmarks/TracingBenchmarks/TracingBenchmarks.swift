@@ -8,10 +8,9 @@ import Benchmark
 import Glibc
 #endif
 import enum Instrumentation.InstrumentationSystem
-import func Tracing.startSpan
-import func Tracing.withSpan
 import Vigil
 import VigilTracingBridge
+import TracingAPIWorkload
 
 /// Takes batches and throws them away, so that only the span path is measured.
 struct DiscardingExporter: SpanExporter {
@@ -180,25 +179,5 @@ let bootstrapVigilTracer: Void = {
 }()
 
 let bridgeBenchmarks: @Sendable () -> Void = {
-    let perCall = Benchmark.Configuration(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3))
-
-    // Names as in OTelPeerBenchmarks, so the rows pair up.
-    Benchmark("bridge: withSpan", configuration: perCall) { benchmark in
-        for _ in benchmark.scaledIterations {
-            withSpan("op") { _ in }
-        }
-    } setup: {
-        bootstrapVigilTracer
-    }
-
-    Benchmark("bridge: startSpan + 2 attributes + end", configuration: perCall) { benchmark in
-        for _ in benchmark.scaledIterations {
-            let span = startSpan("op")
-            span.attributes["vigil.plugin"] = "ocr"
-            span.attributes["vigil.phase"] = "tokenize"
-            span.end()
-        }
-    } setup: {
-        bootstrapVigilTracer
-    }
+    tracingAPIBenchmarks { bootstrapVigilTracer }
 }
