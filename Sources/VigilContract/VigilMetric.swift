@@ -77,6 +77,25 @@ public enum VigilMetric {
     public static let pluginLimitActions = FamilyDescriptor<Counter>.counter(
         "vigil_plugin_limit_actions_total", help: "Actions taken because the plugin stayed over a limit.",
         labelNames: ["plugin", "resource", "action"])
+    public static let pluginLimitActionsRefused = FamilyDescriptor<Counter>.counter(
+        "vigil_plugin_limit_actions_refused_total",
+        help: "Signals a limit policy called for that Vigil refused to send, by reason (too_many_targets, pid_namespace).",
+        labelNames: ["plugin", "resource", "reason"])
+    public static let pluginForeignProcesses = FamilyDescriptor<Gauge>.gauge(
+        "vigil_plugin_foreign_processes",
+        help: "Processes the plugin's matchers selected that another user owns: neither counted nor signalled.",
+        labelNames: ["plugin"])
+
+    // MARK: The sampler's own health (VigilResources.SamplerHealth)
+
+    public static let samplerSweepDuration = FamilyDescriptor<Histogram>.histogram(
+        "vigil_sampler_sweep_duration_seconds", help: "Time one sweep of every watched plugin's processes took.",
+        unit: "seconds", buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+    public static let samplerLastSweep = FamilyDescriptor<Gauge>.gauge(
+        "vigil_sampler_last_sweep_timestamp_seconds",
+        help: "When the sampler last finished a sweep, in seconds since the epoch; the plugin figures are that old.")
+    public static let samplerInterval = FamilyDescriptor<Gauge>.gauge(
+        "vigil_sampler_interval_seconds", help: "The time the sampler waits between sweeps.")
     public static let configLastReloadSuccessful = FamilyDescriptor<Gauge>.gauge(
         "vigil_config_last_reload_successful", help: "1 if the last load of the configuration file succeeded, else 0.")
     public static let configLastReloadSuccessTimestamp = FamilyDescriptor<Gauge>.gauge(
@@ -186,7 +205,9 @@ public enum VigilMetric {
         public static let breakerState = ["closed", "open", "half_open"]
         public static let cpuMode = ["user", "system"]
         public static let resource = ["memory_bytes", "cpu_ratio", "open_fds", "threads"]
-        public static let sampleErrorReason = ["vanished", "permission_denied", "parse_error", "io_error"]
+        public static let sampleErrorReason = [
+            "vanished", "permission_denied", "parse_error", "io_error", "unsafe_pid_file", "pid_reused",
+        ]
         public static let ioDirection = ["read", "write"]
         public static let contextSwitchType = ["voluntary", "involuntary"]
         /// How a plugin's process ended: `exited` (status 0), `failed` (another status), the
@@ -196,7 +217,8 @@ public enum VigilMetric {
             "signal_bus", "signal_ill", "signal_fpe", "signal_other", "unknown",
         ]
         /// What a limit that stays exceeded does; `dry_run` is counted and logged, nothing is done.
-        public static let limitAction = ["signal", "breaker", "dry_run"]
+        public static let limitAction = ["signal", "escalate", "breaker", "dry_run"]
+        public static let limitActionRefusal = ["too_many_targets", "pid_namespace"]
         public static let spanDropReason = ["queue_full", "export_failed", "rejected", "shutdown"]
         public static let pushTarget = ["pushgateway", "otlp", "otlp_metrics"]
         public static let pushResult = ["success", "failure"]

@@ -17,9 +17,11 @@ public struct LimitPolicy: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         /// Nothing is done: the same as no policy, written out.
         case watch
-        /// kill(2) with this signal to every process of the plugin (never to the sampler's own
-        /// process), once per episode. A plugin that ignores the signal is not signalled again
-        /// in the same episode: choose `SIGKILL` where that matters.
+        /// This signal to every process of the plugin, once per episode, through a pidfd taken
+        /// after the process was identified again (owner and start time), so that a pid reused
+        /// meanwhile never receives it. Never to pid 1, kernel threads, the sampler's process or
+        /// its parent. A plugin that ignores the signal is not signalled again in the same
+        /// episode unless the policy has an `escalation`.
         case signal(Int32)
         /// The sampler's `onBreaker` hook is told to open the plugin's circuit breakers, and to
         /// close them once the plugin is back under all its limits: for hosts that run plugins
@@ -43,11 +45,37 @@ public struct LimitPolicy: Sendable, Equatable {
     /// Only report the action (a `LimitEvent` and `action="dry_run"` in
     /// `vigil_plugin_limit_actions_total`); send no signal, call no hook.
     public var dryRun: Bool
+    /// The most processes one action may signal. A plugin that matches more is not signalled
+    /// at all (the refusal is counted in `vigil_plugin_limit_actions_refused_total`): a
+    /// matcher that caught far more than the plugin is more likely than a plugin that big.
+    public var maxTargets: Int
+    /// A second, stronger signal for the processes that are still there `after` the first one,
+    /// with the limit still exceeded: `TERM`, then `KILL` 10 s later. Counted as `escalate`.
+    public var escalation: Escalation?
 
-    public init(for duration: Duration, action: Action, dryRun: Bool = false) {
+    /// A second signal, for a plugin that ignored the first.
+    public struct Escalation: Sendable, Equatable {
+        public var signal: Int32
+        public var after: Duration
+
+        public init(signal: Int32, after: Duration) {
+            self.signal = signal
+            self.after = after
+        }
+    }
+
+    /// The default `maxTargets`.
+    public static let defaultMaxTargets = 16
+
+    public init(
+        for duration: Duration, action: Action, dryRun: Bool = false, maxTargets: Int = defaultMaxTargets,
+        escalation: Escalation? = nil
+    ) {
         self.sustainedFor = duration
         self.action = action
         self.dryRun = dryRun
+        self.maxTargets = maxTargets
+        self.escalation = escalation
     }
 
     /// The `action` label this policy counts under; nil when it never acts.
@@ -81,9 +109,18 @@ public struct LimitPolicy: Sendable, Equatable {
 }
 
 extension LimitPolicy {
-    /// Why this policy cannot work for a plugin with these matchers, or nil.
-    func problem(matchers: [ProcessMatcher], hasBreakerHook: Bool) -> String? {
+    /// Why this policy cannot work for `plugin`, or nil.
+    func problem(for plugin: PluginResources, hasBreakerHook: Bool) -> String? {
+        let matchers = plugin.matchers
         if sustainedFor < .zero { return "waits a negative time (\(sustainedFor)); use zero or more" }
+        if maxTargets < 1 { return "may signal at most \(maxTargets) processes; use 1 or more" }
+        if let escalation {
+            guard case .signal = action else { return "escalates, which only a signal action can; remove the escalation" }
+            guard (1...Self.highestSignal).contains(escalation.signal) else {
+                return "escalates to signal \(escalation.signal), which Linux does not have (1 to \(Self.highestSignal))"
+            }
+            if escalation.after < .zero { return "escalates after a negative time (\(escalation.after)); use zero or more" }
+        }
         switch action {
         case .watch:
             return nil
@@ -91,9 +128,18 @@ extension LimitPolicy {
             guard (1...Self.highestSignal).contains(signal) else {
                 return "names signal \(signal), which Linux does not have (1 to \(Self.highestSignal))"
             }
-            if !dryRun, matchers.contains(where: { $0.rule == .currentProcess }) {
+            guard !dryRun else { return nil }
+            if matchers.contains(where: { $0.rule == .currentProcess }) {
                 return "would signal the process the sampler runs in (a matcher selects the current process); "
                     + "use .breaker, or match only the plugin's own processes"
+            }
+            if let everything = matchers.first(where: \.matchesEverything) {
+                return "would signal every process on the machine: the matcher \(everything.rule) selects them all; "
+                    + "match only the plugin's own processes"
+            }
+            if matchers.contains(where: { plugin.owners(of: $0) == nil }) {
+                return "signals processes without knowing whose they are; give the plugin owners "
+                    + "(PluginResources.owners, user: in vigil.yml) so that another user's lookalike is never signalled"
             }
             return nil
         case .breaker:

@@ -55,6 +55,17 @@ public struct LimitEvent: Sendable, Equatable {
         /// dry run, would have); `vigil_plugin_limit_actions_total` counted it. A host with
         /// tracing turns this into an event on its current span.
         case action(ActionTaken)
+        /// The limit stayed exceeded and the policy would have signalled, but Vigil refused:
+        /// counted in `vigil_plugin_limit_actions_refused_total`; nothing was sent.
+        case refused(ActionRefusal)
+    }
+
+    /// Why a signal a policy called for was not sent to any process.
+    public enum ActionRefusal: String, Sendable, Equatable, CaseIterable {
+        /// More processes matched than the policy's `maxTargets`.
+        case tooManyTargets = "too_many_targets"
+        /// The /proc the sampler reads is another pid namespace's: its pids name other processes here.
+        case foreignPIDNamespace = "pid_namespace"
     }
 
     /// What a `LimitPolicy` did, or on a dry run would have done, to a plugin.
@@ -71,8 +82,11 @@ public struct LimitEvent: Sendable, Equatable {
         /// `vigil_sample_errors_total` (`ESRCH`: vanished, `EPERM`: permission_denied).
         public var failures: [SignalFailure]
 
-        /// The `action` label it was counted under: `signal`, `breaker` or `dry_run`.
-        public var label: String { dryRun ? "dry_run" : action.label ?? "" }
+        /// Whether this is the policy's `escalation`: the second signal of the episode.
+        public var escalation = false
+
+        /// The `action` label it was counted under: `signal`, `escalate`, `breaker` or `dry_run`.
+        public var label: String { dryRun ? "dry_run" : escalation ? "escalate" : action.label ?? "" }
     }
 
     /// A process kill(2) refused.
@@ -95,6 +109,9 @@ public struct LimitEvent: Sendable, Equatable {
         switch kind {
         case .exceeded: return "limit exceeded"
         case .recovered: return "back under limit"
+        case .refused(.tooManyTargets): return "refused to signal: more processes matched than the policy's max_targets"
+        case .refused(.foreignPIDNamespace):
+            return "refused to signal: /proc belongs to another pid namespace, so its pids are not this namespace's"
         case .action(let taken):
             let would = taken.dryRun ? "dry run: would " : ""
             let after = "after \(taken.exceededFor.milliseconds())ms over the limit"
@@ -102,7 +119,8 @@ public struct LimitEvent: Sendable, Equatable {
             case .signal(let signal):
                 let sent = taken.pids.count - taken.failures.count
                 let failed = taken.failures.isEmpty ? "" : "; failed for " + taken.failures.map(\.description).joined(separator: ", ")
-                return "\(would)\(taken.dryRun ? "send" : "sent") \(LimitPolicy.describe(signal: signal)) to "
+                let escalated = taken.escalation ? "escalated: " : ""
+                return "\(escalated)\(would)\(taken.dryRun ? "send" : "sent") \(LimitPolicy.describe(signal: signal)) to "
                     + "\(taken.dryRun ? taken.pids.count : sent) process(es) \(after)\(failed)"
             case .breaker, .watch:
                 return "\(would)\(taken.dryRun ? "open" : "opened") the plugin's circuit breakers \(after)"

@@ -17,6 +17,7 @@ struct PluginResourceCollector: Collector {
         VigilMetric.pluginContextSwitches.metric, VigilMetric.pluginMajorPageFaults.metric, VigilMetric.pluginWorstFDRatio.metric,
         VigilMetric.pluginCgroupMemory.metric, VigilMetric.pluginCgroupMemoryLimit.metric, VigilMetric.pluginCgroupCPULimit.metric,
         VigilMetric.pluginCgroupThrottled.metric, VigilMetric.pluginCgroupOOMKills.metric,
+        VigilMetric.pluginForeignProcesses.metric, VigilMetric.pluginLimitActionsRefused.metric,
     ]
 
     var descriptors: [MetricDescriptor] { Self.families }
@@ -37,6 +38,7 @@ struct PluginResourceCollector: Collector {
                 add(VigilMetric.pluginOpenFDs, [name], .gauge(Double(u.openFDs)))
                 if let maxFDs = u.maxFDs { add(VigilMetric.pluginMaxFDs, [name], .gauge(Double(maxFDs))) }
                 add(VigilMetric.pluginProcesses, [name], .gauge(Double(u.processes)))
+                add(VigilMetric.pluginForeignProcesses, [name], .gauge(Double(u.foreignProcesses)))
                 if let ratio = u.worstFDRatio { add(VigilMetric.pluginWorstFDRatio, [name], .gauge(ratio)) }
                 if let pss = u.proportionalBytes { add(VigilMetric.pluginProportionalMemory, [name], .gauge(Double(pss))) }
                 if let swap = u.swapBytes { add(VigilMetric.pluginSwap, [name], .gauge(Double(swap))) }
@@ -87,6 +89,16 @@ struct PluginResourceCollector: Collector {
             }
             for (key, count) in actions {
                 add(VigilMetric.pluginLimitActions, [name, key.resource.rawValue, key.label], .counter(Double(count)))
+            }
+            // A policy that signals exports its refusals at 0 from the first sample on.
+            var refusals = ps.refusals
+            if case .signal = config.onLimit?.action, config.onLimit?.dryRun == false {
+                for resource in ResourceKind.allCases where config.limits[resource] != nil {
+                    for reason in LimitEvent.ActionRefusal.allCases { refusals[RefusalKey(resource: resource, reason: reason), default: 0] += 0 }
+                }
+            }
+            for (key, count) in refusals {
+                add(VigilMetric.pluginLimitActionsRefused, [name, key.resource.rawValue, key.reason.rawValue], .counter(Double(count)))
             }
         }
         return families.map { CollectedFamily(name: $0.key, samples: $0.value) }

@@ -16,18 +16,26 @@ public struct PluginResources: Sendable, Equatable {
     /// and `vigil_plugin_swap_bytes`. Off by default: the kernel walks the process's whole
     /// memory map to answer, which costs far more than the other files a sweep reads.
     public var smaps: Bool
+    /// Who owns the plugin's processes (a matcher's own `owners` win for what it selects).
+    /// Matched processes of other users are neither counted nor signalled, only counted in
+    /// `vigil_plugin_foreign_processes`. Nil: any owner, which a policy that signals refuses.
+    public var owners: ProcessOwners?
 
     public init(
-        name: String, matchers: [ProcessMatcher], limits: ResourceLimits = ResourceLimits(), version: String? = nil,
-        onLimit: LimitPolicy? = nil, smaps: Bool = false
+        name: String, matchers: [ProcessMatcher], owners: ProcessOwners? = nil, limits: ResourceLimits = ResourceLimits(),
+        version: String? = nil, onLimit: LimitPolicy? = nil, smaps: Bool = false
     ) {
         self.name = name
         self.matchers = matchers
+        self.owners = owners
         self.limits = limits
         self.version = version
         self.onLimit = onLimit
         self.smaps = smaps
     }
+
+    /// The owners required of what `matcher` selects: its own, else the plugin's; nil for any.
+    public func owners(of matcher: ProcessMatcher) -> ProcessOwners? { matcher.owners ?? owners }
 }
 
 /// One plugin's figures from the latest sample.
@@ -61,6 +69,9 @@ public struct PluginUsage: Sendable, Equatable {
     public var systemSeconds = 0.0
     /// CPU seconds per second between the last two samples; nil after the first.
     public var cpuRatio: Double?
+    /// Processes its matchers selected that belong to a user outside its owners: left out of
+    /// every figure above and never signalled.
+    public var foreignProcesses = 0
     /// Whether the plugin has only registered threads (an in-process plugin): memory and fds
     /// belong to the whole host process and are not reported for it.
     public var threadsOnly = false

@@ -14,6 +14,13 @@ public enum ProcError: Error, Equatable, Sendable {
     /// The file was read but did not hold what its format promises.
     case malformed(path: String, detail: String)
     case io(path: String, errno: Int32)
+    /// A pid file that is not a small regular file owned by root or the plugin's owners (a
+    /// symbolic link, a FIFO, a device, another user's file): not read, so that it can neither
+    /// stall a sweep nor name a process for the plugin.
+    case unsafePIDFile(path: String, detail: String)
+    /// A pid named by `pid:` or a pid file now belongs to a process that started later than the
+    /// one first identified there: not the plugin's.
+    case pidReused(pid: Int32)
 
     /// The `reason` label of `vigil_sample_errors_total`.
     public var reason: String {
@@ -22,6 +29,8 @@ public enum ProcError: Error, Equatable, Sendable {
         case .permissionDenied: "permission_denied"
         case .malformed: "parse_error"
         case .io: "io_error"
+        case .unsafePIDFile: "unsafe_pid_file"
+        case .pidReused: "pid_reused"
         }
     }
 }
@@ -30,6 +39,9 @@ public enum ProcError: Error, Equatable, Sendable {
 public protocol ProcSource: Sendable {
     /// The whole content of a file, such as `1234/stat`, relative to the root.
     func read(_ path: String) throws(ProcError) -> [UInt8]
+    /// At most `limit` bytes from the start of a file: for files whose owner chooses their size,
+    /// such as `cmdline`.
+    func read(_ path: String, atMost limit: Int) throws(ProcError) -> [UInt8]
     /// The names in a directory, such as `1234/fd`.
     func list(_ path: String) throws(ProcError) -> [String]
     /// The target of a symbolic link, such as `1234/exe`.
@@ -66,6 +78,11 @@ extension ProcSource {
     /// From the `limits` file.
     public func openFileLimit(pid: Int32) throws(ProcError) -> UInt64? {
         try ProcFiles.maxOpenFiles(try read("\(pid)/limits"), path: "\(pid)/limits")
+    }
+
+    /// Sources that hold whole files: the prefix of the whole content.
+    public func read(_ path: String, atMost limit: Int) throws(ProcError) -> [UInt8] {
+        Array(try read(path).prefix(limit))
     }
 
     /// Sources that list names only: no inode numbers.
@@ -158,6 +175,28 @@ public struct ProcFileSystem: ProcSource {
             }
             used += n
             if n < room { break }
+        }
+        bytes.removeSubrange(used...)
+        return bytes
+    }
+
+    /// Reads at most `limit` bytes, never more: the memory a read takes is bounded by the caller,
+    /// not by what the process put in its file.
+    public func read(_ path: String, atMost limit: Int) throws(ProcError) -> [UInt8] {
+        let full = root + "/" + path
+        let fd = open(full, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error(full, errno) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: max(0, limit))
+        var used = 0
+        while used < bytes.count {
+            let n = readSome(fd, into: &bytes, at: used)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.error(full, errno)
+            }
+            if n == 0 { break }
+            used += n
         }
         bytes.removeSubrange(used...)
         return bytes

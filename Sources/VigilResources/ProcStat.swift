@@ -154,6 +154,34 @@ enum ProcFiles {
         return values
     }
 
+    /// The real and effective user ids of the `Uid:` line of `status` (real, effective, saved,
+    /// file system); nil when the line is missing or malformed.
+    static func userIDs(_ bytes: [UInt8]) -> (real: UInt32, effective: UInt32)? {
+        let key = Array("Uid:".utf8)
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            defer { lineStart = lineEnd + 1 }
+            guard bytes[lineStart..<lineEnd].starts(with: key) else { continue }
+            var ids: [UInt32] = []
+            var i = lineStart + key.count
+            while i < lineEnd, ids.count < 2 {
+                while i < lineEnd, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i += 1 }
+                var value: UInt64 = 0
+                var digits = 0
+                while i < lineEnd, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9"), value <= UInt64(UInt32.max) {
+                    value = value * 10 + UInt64(bytes[i] - UInt8(ascii: "0"))
+                    digits += 1
+                    i += 1
+                }
+                guard digits > 0, value <= UInt64(UInt32.max) else { return nil }
+                ids.append(UInt32(value))
+            }
+            return ids.count == 2 ? (ids[0], ids[1]) : nil
+        }
+        return nil
+    }
+
     /// The NUL-separated arguments of `cmdline`, joined by spaces.
     static func commandLine(_ bytes: [UInt8]) -> String {
         var trimmed = bytes[...]

@@ -10,8 +10,19 @@ import Musl
 struct LimitEpisode {
     /// Monotonic seconds of the first sample that found the plugin over the limit.
     var since: Double
-    /// Whether the policy's action ran (or was reported, on a dry run) in this episode.
+    /// Whether the policy's action ran (or was reported, or refused) in this episode.
     var acted = false
+    /// When it ran, and the processes its signal went to (pid → start time), for the escalation.
+    var actedAt: Double?
+    var signalled: [Int32: UInt64] = [:]
+    /// Whether the escalation ran (or had nobody left to signal).
+    var escalated = false
+}
+
+/// A series of `vigil_plugin_limit_actions_refused_total`, less its plugin.
+struct RefusalKey: Hashable {
+    var resource: ResourceKind
+    var reason: LimitEvent.ActionRefusal
 }
 
 /// A series of `vigil_plugin_limit_actions_total`, less its plugin.
@@ -39,11 +50,14 @@ extension ResourceSampler {
         var targets: [Int32: UInt64]
         /// Whether this action opens the breakers (no other limit holds them open already).
         var opensBreakers: Bool
+        /// The plugin as configured when the action was decided: a reload that changes it
+        /// before the action runs cancels the action.
+        var plugin: PluginResources
     }
 
     /// Starts and ends the plugin's episodes with this sample's findings (`ps.exceeded`), counts
     /// the actions that are due, and says which to run and whether the breakers close.
-    func advanceEpisodes(_ plugin: PluginResources, _ ps: inout PluginState, now: Double, processes: [Int32: Tracked]) -> [Notice] {
+    func advanceEpisodes(_ plugin: PluginResources, _ ps: inout PluginState, now: Double, reading: Reading) -> [Notice] {
         var notices: [Notice] = []
         let heldBefore = !ps.breakerHeldBy.isEmpty
         var open = heldBefore
@@ -55,29 +69,52 @@ extension ResourceSampler {
                 continue
             }
             var episode = ps.episodes[resource] ?? LimitEpisode(since: now)
-            if let policy = plugin.onLimit, let label = policy.countedAs, !episode.acted,
-               now - episode.since >= policy.sustainedFor.seconds {
-                episode.acted = true
-                ps.actions[ActionKey(resource: resource, label: label), default: 0] += 1
-                var targets: [Int32: UInt64] = [:]
-                if case .signal = policy.action {
-                    let selfPID = getpid()
-                    for (pid, tracked) in processes where pid > 0 && pid != selfPID { targets[pid] = tracked.startTime }
-                }
-                var opens = false
-                if policy.action == .breaker, !policy.dryRun {
-                    ps.breakerHeldBy.insert(resource)
-                    opens = !open
-                    open = true
-                }
+            defer { ps.episodes[resource] = episode }
+            guard let policy = plugin.onLimit, let label = policy.countedAs else { continue }
+            let value = ps.usage[resource] ?? 0
+            if episode.acted {
+                // The processes that ignored the first signal get the escalation's.
+                guard let escalation = policy.escalation, !policy.dryRun, !episode.escalated, let actedAt = episode.actedAt,
+                      now - actedAt >= escalation.after.seconds else { continue }
+                episode.escalated = true
+                let targets = episode.signalled.filter { reading.signallable[$0.key] == $0.value }
+                guard !targets.isEmpty else { continue }
+                ps.actions[ActionKey(resource: resource, label: "escalate"), default: 0] += 1
                 let taken = LimitEvent.ActionTaken(
-                    action: policy.action, dryRun: policy.dryRun, exceededFor: .seconds(now - episode.since),
-                    pids: targets.keys.sorted(), failures: [])
-                let event = LimitEvent(
-                    plugin: plugin.name, resource: resource, kind: .action(taken), value: ps.usage[resource] ?? 0, limit: limit)
-                notices.append(.action(DueAction(event: event, targets: targets, opensBreakers: opens)))
+                    action: .signal(escalation.signal), dryRun: false, exceededFor: .seconds(now - episode.since),
+                    pids: targets.keys.sorted(), failures: [], escalation: true)
+                let event = LimitEvent(plugin: plugin.name, resource: resource, kind: .action(taken), value: value, limit: limit)
+                notices.append(.action(DueAction(event: event, targets: targets, opensBreakers: false, plugin: plugin)))
+                continue
             }
-            ps.episodes[resource] = episode
+            guard now - episode.since >= policy.sustainedFor.seconds else { continue }
+            episode.acted = true
+            episode.actedAt = now
+            var targets: [Int32: UInt64] = [:]
+            if case .signal = policy.action {
+                targets = reading.signallable
+                let refusal: LimitEvent.ActionRefusal? =
+                    !pidsAreSignallable && !policy.dryRun ? .foreignPIDNamespace
+                    : targets.count > policy.maxTargets ? .tooManyTargets : nil
+                if let refusal {
+                    ps.refusals[RefusalKey(resource: resource, reason: refusal), default: 0] += 1
+                    notices.append(.event(LimitEvent(plugin: plugin.name, resource: resource, kind: .refused(refusal), value: value, limit: limit)))
+                    continue
+                }
+                episode.signalled = targets
+            }
+            ps.actions[ActionKey(resource: resource, label: label), default: 0] += 1
+            var opens = false
+            if policy.action == .breaker, !policy.dryRun {
+                ps.breakerHeldBy.insert(resource)
+                opens = !open
+                open = true
+            }
+            let taken = LimitEvent.ActionTaken(
+                action: policy.action, dryRun: policy.dryRun, exceededFor: .seconds(now - episode.since),
+                pids: targets.keys.sorted(), failures: [])
+            let event = LimitEvent(plugin: plugin.name, resource: resource, kind: .action(taken), value: value, limit: limit)
+            notices.append(.action(DueAction(event: event, targets: targets, opensBreakers: opens, plugin: plugin)))
         }
         if heldBefore, ps.breakerHeldBy.isEmpty { notices.append(.closeBreakers(plugin: plugin.name)) }
         return notices
@@ -105,18 +142,25 @@ extension ResourceSampler {
     }
 
     /// Runs an action (nothing on a dry run) and returns its report, with the processes the
-    /// signal could not reach; those are also counted as sample errors.
+    /// signal could not reach; those are also counted as sample errors. A signal goes out only
+    /// while the plugin is still configured as it was when the action was decided: a reload that
+    /// removed or changed its policy, owners or matchers meanwhile cancels it.
     private func run(_ due: DueAction) -> LimitEvent {
         guard case .action(var taken) = due.event.kind, !taken.dryRun else { return due.event }
         switch taken.action {
         case .signal(let signal):
+            let current = state.withLock { state in state.configs.first { $0.name == due.plugin.name } }
+            guard current == due.plugin else {
+                taken.failures = taken.pids.map { LimitEvent.SignalFailure(pid: $0, errno: ECANCELED) }
+                break
+            }
             for pid in taken.pids {
-                let code = due.targets[pid].map { isStill(pid, startedAt: $0) } == true ? sendSignal(pid, signal) : ESRCH
+                let code = due.targets[pid].map { sendSignal(pid, $0, signal) } ?? ESRCH
                 if code != 0 { taken.failures.append(LimitEvent.SignalFailure(pid: pid, errno: code)) }
             }
             guard !taken.failures.isEmpty else { break }
             state.withLock { state in
-                for failure in taken.failures {
+                for failure in taken.failures where failure.errno != ECANCELED {
                     state.plugins[due.event.plugin]?.errors[ProcFileSystem.error("", failure.errno).reason, default: 0] += 1
                 }
             }
@@ -130,12 +174,34 @@ extension ResourceSampler {
         return event
     }
 
-    /// Whether `pid` is still the process the sample saw: the kernel may have handed the pid to
-    /// another process since, and that one must not get the signal. (A window remains between
-    /// this read and kill(2); pidfd_send_signal(2) would close it.)
-    private func isStill(_ pid: Int32, startedAt startTime: UInt64) -> Bool {
-        let path = "\(pid)/stat"
-        guard let bytes = try? source.read(path), let stat = try? ProcStat.parse(bytes, path: path) else { return false }
-        return stat.startTime == startTime
+    /// Sends `signal` to the process `pid` only if it is still the one the sample saw: a pidfd is
+    /// taken first, then the process behind it is identified again (its start time, read after
+    /// the pidfd was open, so that it describes the process the pidfd holds), and the signal goes
+    /// through the pidfd; a pid reused at any moment gets nothing. On kernels without pidfds
+    /// (before 5.3), kill(2) after the same check, with the window between the two that they leave.
+    static func signal(_ pid: Int32, startedAt startTime: UInt64, _ signal: Int32, source: any ProcSource) -> Int32 {
+        guard pid > 1, pid != getpid(), pid != getppid() else { return EPERM }
+        func isStill() -> Bool {
+            let path = "\(pid)/stat"
+            guard let bytes = try? source.read(path), let stat = try? ProcStat.parse(bytes, path: path) else { return false }
+            return stat.startTime == startTime && !stat.isKernelThread
+        }
+        switch ProcessSignals.openPIDFD(pid) {
+        case .success(let pidfd):
+            defer { close(pidfd) }
+            guard isStill() else { return ESRCH }
+            return ProcessSignals.send(signal, through: pidfd)
+        case .failure(let error) where error.code == ENOSYS:
+            guard isStill() else { return ESRCH }
+            return kill(pid, signal) == 0 ? 0 : errno
+        case .failure(let error):
+            return error.code
+        }
+    }
+
+    /// Whether the /proc a source reads is the one of the sampler's pid namespace: its `self`
+    /// names the sampler's pid. Signals are refused where it is not.
+    static func procIsOurPIDNamespace(_ source: any ProcSource) -> Bool {
+        (try? source.readLink("self")) == String(getpid())
     }
 }

@@ -52,6 +52,7 @@ extension ResourceSampler {
             }
             state.configs = plugins
             state.plugins = kept
+            state.generation &+= 1
             // Verdicts are remembered by compiled pattern; the new matchers compiled their own.
             state.commandLines.removeAll()
             return (update, released)
@@ -67,6 +68,7 @@ extension ResourceSampler {
         let removed: PluginState? = state.withLock { state in
             guard let ps = state.plugins.removeValue(forKey: plugin) else { return nil }
             state.configs.removeAll { $0.name == plugin }
+            state.generation &+= 1
             infoSeries.withdraw(plugin)
             return ps
         }
@@ -79,7 +81,7 @@ extension ResourceSampler {
         var seen = Set<String>()
         for plugin in plugins {
             guard seen.insert(plugin.name).inserted else { throw .duplicatePlugin(plugin.name) }
-            if let problem = plugin.onLimit?.problem(matchers: plugin.matchers, hasBreakerHook: hasBreakerHook) {
+            if let problem = plugin.onLimit?.problem(for: plugin, hasBreakerHook: hasBreakerHook) {
                 throw .invalidPolicy(plugin: plugin.name, problem: problem)
             }
         }

@@ -31,8 +31,15 @@ public final class ResourceSampler: Sendable {
     let infoSeries: PluginInfoSeries
     /// Seconds on the monotonic clock; a test may step it by hand.
     let monotonic: @Sendable () -> Double
-    /// kill(2): 0 when sent, else the errno. Tests record instead of sending.
-    let sendSignal: @Sendable (_ pid: Int32, _ signal: Int32) -> Int32
+    /// Sends a signal to the process `pid` that started at `startTime` (a pidfd taken, the
+    /// process identified again through it, then pidfd_send_signal(2)): 0 when sent, else the
+    /// errno (`ESRCH` when that process is gone, whoever has its pid now). Tests record instead.
+    let sendSignal: @Sendable (_ pid: Int32, _ startTime: UInt64, _ signal: Int32) -> Int32
+    /// Whether the pids the source lists are the pids of the sampler's own pid namespace, so that
+    /// a signal reaches the process that was read; a /proc of another namespace gets none.
+    let pidsAreSignallable: Bool
+    /// The sampler's own health: how long sweeps take and when the last one finished.
+    let health: SamplerHealth
     /// The cgroup v2 hierarchy, for plugins matched by cgroup; nil where cgroup v2 is not mounted.
     let cgroups: CgroupFileSystem?
     private let task = Locked<Task<Void, Never>?>(nil)
@@ -59,6 +66,10 @@ public final class ResourceSampler: Sendable {
         /// Thread ids registered by the host for an in-process plugin.
         var threads: Set<Int32> = []
         var churn = ProcessChurn()
+        /// What the plugin's `pid:` and `pid_file:` matchers found first.
+        var pins: [ProcessMatcher.Rule: PIDPin] = [:]
+        /// `vigil_plugin_limit_actions_refused_total` by resource and reason.
+        var refusals: [RefusalKey: UInt64] = [:]
         /// The current episode over each exceeded limit.
         var episodes: [ResourceKind: LimitEpisode] = [:]
         /// `vigil_plugin_limit_actions_total` by resource and `action` label.
@@ -73,6 +84,9 @@ public final class ResourceSampler: Sendable {
         var plugins: [String: PluginState] = [:]
         /// Each process's command-line verdicts, carried from one sweep to the next.
         var commandLines = CommandLineVerdicts()
+        /// Moves on at every `update` and `remove`: a sweep that copied the plugins under another
+        /// generation checks each one is still configured as it read it before acting on it.
+        var generation: UInt64 = 0
     }
 
     /// - Parameters:
@@ -93,24 +107,27 @@ public final class ResourceSampler: Sendable {
     ) throws(ResourceSamplerError) {
         // A fixture folder's pids are not this machine's processes: they are never signalled.
         let live = (source as? ProcFileSystem)?.root == "/proc"
+        let send: @Sendable (Int32, UInt64, Int32) -> Int32
+        if live {
+            send = { pid, startTime, signal in Self.signal(pid, startedAt: startTime, signal, source: source) }
+        } else {
+            send = Self.notALiveProcess
+        }
         try self.init(
             plugins: plugins, registry: registry, interval: interval, source: source, constants: constants,
             onLimitEvent: onLimitEvent, onBreaker: onBreaker, monotonic: SystemClock.monotonicSeconds,
-            sendSignal: live ? Self.signal : Self.notALiveProcess, cgroupRoot: live ? "/sys/fs/cgroup" : nil)
+            sendSignal: send,
+            pidsAreSignallable: live && Self.procIsOurPIDNamespace(source), cgroupRoot: live ? "/sys/fs/cgroup" : nil)
     }
 
-    /// kill(2), returning 0 or the errno.
-    @Sendable static func signal(_ pid: Int32, _ signal: Int32) -> Int32 {
-        kill(pid, signal) == 0 ? 0 : errno
-    }
-
-    @Sendable static func notALiveProcess(_ pid: Int32, _ signal: Int32) -> Int32 { ESRCH }
+    @Sendable static func notALiveProcess(_ pid: Int32, _ startTime: UInt64, _ signal: Int32) -> Int32 { ESRCH }
 
     init(
         plugins: [PluginResources], registry: Registry, interval: Duration, source: any ProcSource,
         constants: SystemConstants?, onLimitEvent: (@Sendable (LimitEvent) -> Void)?,
         onBreaker: (@Sendable (_ plugin: String, _ open: Bool) -> Void)?, monotonic: @escaping @Sendable () -> Double,
-        sendSignal: @escaping @Sendable (_ pid: Int32, _ signal: Int32) -> Int32, cgroupRoot: String? = nil
+        sendSignal: @escaping @Sendable (_ pid: Int32, _ startTime: UInt64, _ signal: Int32) -> Int32,
+        pidsAreSignallable: Bool = true, cgroupRoot: String? = nil
     ) throws(ResourceSamplerError) {
         try Self.check(plugins, hasBreakerHook: onBreaker != nil)
         self.interval = interval
@@ -120,11 +137,13 @@ public final class ResourceSampler: Sendable {
         self.onBreaker = onBreaker
         self.monotonic = monotonic
         self.sendSignal = sendSignal
+        self.pidsAreSignallable = pidsAreSignallable
         self.cgroups = cgroupRoot.map(CgroupFileSystem.init(root:)).flatMap { $0.isUnified ? $0 : nil }
         self.state = Locked(State(
             configs: plugins, plugins: Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, PluginState()) })))
         do {
             infoSeries = try PluginInfoSeries(registry: registry)
+            health = try SamplerHealth(registry: registry, interval: interval)
             try registry.register(PluginResourceCollector(sampler: self))
         } catch {
             throw .registration(error)
@@ -182,39 +201,65 @@ public final class ResourceSampler: Sendable {
     /// Samples every plugin now, on the calling thread, and returns the figures.
     @discardableResult
     public func sampleNow() -> [String: PluginUsage] {
+        let started = SystemClock.monotonicSeconds()
         let now = monotonic()
         var listError: ProcError?
         // The verdicts are taken for the sweep: a sweep that runs meanwhile starts without them.
-        let (plugins, registeredThreads, commandLines) = state.withLock { state in
+        let (plugins, generation, registeredThreads, allPins, commandLines) = state.withLock { state in
             defer { state.commandLines = CommandLineVerdicts() }
-            return (state.configs, state.plugins.mapValues(\.threads), state.commandLines)
+            return (state.configs, state.generation, state.plugins.mapValues(\.threads), state.plugins.mapValues(\.pins), state.commandLines)
         }
         var table = ProcessTable(source: source, selfPID: getpid(), commandLines: commandLines)
         if plugins.contains(where: { $0.matchers.contains(where: \.scansAllProcesses) }) {
             do { try table.loadPIDs() } catch { listError = error }
         }
+        // Every command line is read once and matched against every pattern in one pass.
+        table.judgeCommandLines(plugins.flatMap { $0.matchers.compactMap(\.pattern) })
+        let parentPID = getppid()
         var notices: [Notice] = []
         for plugin in plugins {
             var errors: [String] = listError.map { [$0.reason] } ?? []
+            var pins = allPins[plugin.name] ?? [:]
             var pids = Set<Int32>()
+            var foreign = Set<Int32>()
             for matcher in plugin.matchers {
+                let owners = plugin.owners(of: matcher)
                 do {
-                    pids.formUnion(try table.match(matcher))
+                    let found = try table.match(matcher, owners: owners, pins: &pins)
+                    guard let owners else {
+                        pids.formUnion(found)
+                        continue
+                    }
+                    // Another user's lookalike is neither summed nor signalled, only counted.
+                    for pid in found {
+                        switch table.isOwned(pid, by: owners) {
+                        case true?: pids.insert(pid)
+                        case false?: foreign.insert(pid)
+                        case nil: break  // exited since it was matched
+                        }
+                    }
                 } catch {
                     errors.append(error.reason)
                 }
             }
+            foreign.subtract(pids)
             let threads = registeredThreads[plugin.name] ?? []
             var reading = read(pids: pids, threads: threads, smaps: plugin.smaps, table: &table, errors: &errors)
+            reading.usage.foreignProcesses = foreign.count
             reading.usage.cgroup = cgroupUsage(plugin, errors: &errors)
+            reading.signallable = reading.signallable.filter { $0.key != parentPID }
             state.withLock { state in
                 // Removed by `update` or `remove` while this sweep read it: its figures go nowhere.
                 guard var ps = state.plugins[plugin.name] else { return }
+                // Changed by a reload while this sweep read it: what was read under the old
+                // matchers, limits and policy is dropped; the next sweep reads it anew.
+                if state.generation != generation, state.configs.first(where: { $0.name == plugin.name }) != plugin { return }
                 ps.churn.sample(from: ps.tracked, to: reading.tracked)
                 apply(reading, threadsOnly: pids.isEmpty && !threads.isEmpty, now: now, to: &ps)
+                ps.pins = pins
                 for reason in errors { ps.errors[reason, default: 0] += 1 }
                 notices += checkLimits(plugin, &ps).map(Notice.event)
-                notices += advanceEpisodes(plugin, &ps, now: now, processes: reading.tracked)
+                notices += advanceEpisodes(plugin, &ps, now: now, reading: reading)
                 state.plugins[plugin.name] = ps
             }
         }
@@ -224,6 +269,7 @@ public final class ResourceSampler: Sendable {
             if state.commandLines.count == 0 { state.commandLines = verdicts }
         }
         sweeps.wrappingAdd(1, ordering: .releasing)
+        health.sweepFinished(seconds: SystemClock.monotonicSeconds() - started)
         notices.forEach(deliver)
         return usage
     }
@@ -262,6 +308,9 @@ public final class ResourceSampler: Sendable {
         /// the values last read.
         var ioUnread: Set<Int32> = []
         var statusUnread: Set<Int32> = []
+        /// The processes a limit action may signal, with their start times: never pid 1, a kernel
+        /// thread, the sampler's own process or its parent.
+        var signallable: [Int32: UInt64] = [:]
     }
 
     private func read(pids: Set<Int32>, threads: Set<Int32>, smaps: Bool, table: inout ProcessTable, errors: inout [String]) -> Reading {
@@ -279,6 +328,7 @@ public final class ResourceSampler: Sendable {
             var counters = ProcessCounters(userTicks: stat.utime, systemTicks: stat.stime, majorFaults: stat.majorFaults)
             defer { reading.tracked[pid] = Tracked(startTime: stat.startTime, counters: counters) }
             if stat.isKernelThread { continue }
+            if pid > 1, pid != table.selfPID { reading.signallable[pid] = stat.startTime }
             var fds: Int?
             // A process that exits while it is read: its other files are gone too, and are not
             // counted again as errors; its counters keep their last figures.
@@ -315,9 +365,8 @@ public final class ResourceSampler: Sendable {
             }
             // The main thread's, as process-exporter reports them (status does not sum threads).
             do throws(ProcError) {
-                let status = ProcFiles.keyedValues(
-                    try source.read("\(pid)/status"), keys: ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
-                guard let voluntary = status[0], let involuntary = status[1] else {
+                let status = try table.status(pid).get()
+                guard let voluntary = status.voluntarySwitches, let involuntary = status.involuntarySwitches else {
                     throw ProcError.malformed(path: "\(pid)/status", detail: "no voluntary_ctxt_switches or nonvoluntary_ctxt_switches")
                 }
                 (counters.voluntarySwitches, counters.involuntarySwitches) = (voluntary, involuntary)

@@ -96,6 +96,7 @@ actor ConfigReloader {
             return failed("\(path): plugins: \(error)")
         }
         status.succeeded()
+        for warning in config.warnings { logger.warning("\(warning)") }
         let needsRestart = Self.restartOnly.filter { _, value in value(config) != value(running) }.map(\.key)
         let outcome = ReloadOutcome.reloaded(plugins: update, needsRestart: needsRestart)
         logger.info("configuration reloaded", metadata: [

@@ -18,6 +18,9 @@ public struct SidecarConfig: Sendable {
     /// OTLP metric pushes: `otlp.metrics` in the file, the `OTEL_METRIC*` variables; off by default.
     public var otlpMetrics = OTLPMetricsConfiguration()
     public var shutdownGrace: Duration = .seconds(10)
+    /// What the file does that works but is likely not what its author meant (a matcher that
+    /// selects every process); `vigil check` prints them and `vigil serve` logs them.
+    public var warnings: [ConfigError] = []
 
     public struct Push: Sendable {
         public var client: PushgatewayClient.Configuration
@@ -68,7 +71,7 @@ public struct SidecarConfig: Sendable {
         if let grace = try r.duration(top["shutdown_grace"], "shutdown_grace") { c.shutdownGrace = grace }
         var names = Set<String>()
         for (i, node) in try r.sequence(top["plugins"], "plugins").enumerated() {
-            let plugin = try parsePlugin(node, "plugins[\(i)]", r)
+            let plugin = try parsePlugin(node, "plugins[\(i)]", r, warnings: &c.warnings)
             guard names.insert(plugin.name).inserted else { throw r.fail(node, "plugins[\(i)].name", "\"\(plugin.name)\" is configured twice") }
             c.plugins.append(plugin)
         }
@@ -78,18 +81,21 @@ public struct SidecarConfig: Sendable {
         return c
     }
 
-    static func parsePlugin(_ node: Node, _ path: String, _ r: ConfigReader) throws(ConfigError) -> PluginResources {
-        let p = try r.mapping(node, path, allowed: ["name", "version", "match", "include_descendants", "limits", "on_limit", "smaps"])
+    static func parsePlugin(_ node: Node, _ path: String, _ r: ConfigReader, warnings: inout [ConfigError]) throws(ConfigError) -> PluginResources {
+        let p = try r.mapping(node, path, allowed: ["name", "version", "user", "match", "include_descendants", "limits", "on_limit", "smaps"])
         guard let name = try r.string(p["name"], path + ".name"), !name.isEmpty else {
             throw r.fail(node, path + ".name", "every plugin needs a name (the plugin label of its metrics)")
         }
+        let owners = try parseOwners(p["user"], path + ".user", r)
         let descendants = try r.bool(p["include_descendants"], path + ".include_descendants") ?? false
         var matchers: [ProcessMatcher] = []
+        var matcherNodes: [Node] = []
         for (i, m) in try r.sequence(p["match"], path + ".match").enumerated() {
             let mp = "\(path).match[\(i)]"
-            let rule = try r.mapping(m, mp, allowed: ["self", "pid", "pid_file", "comm", "exe", "cmdline", "cgroup"])
+            var rule = try r.mapping(m, mp, allowed: ["self", "pid", "pid_file", "comm", "exe", "cmdline", "cgroup", "user"])
+            let matcherOwners = try parseOwners(rule.removeValue(forKey: "user"), mp + ".user", r)
             guard rule.count == 1, let (key, value) = rule.first else {
-                throw r.fail(m, mp, "each match entry has exactly one of: self, pid, pid_file, comm, exe, cmdline, cgroup")
+                throw r.fail(m, mp, "each match entry has exactly one of: self, pid, pid_file, comm, exe, cmdline, cgroup (and may add user:)")
             }
             let kp = mp + "." + key
             let parsed: ProcessMatcher.Rule
@@ -105,7 +111,8 @@ public struct SidecarConfig: Sendable {
             default: parsed = .cgroup(try r.string(value, kp) ?? "/")
             }
             do {
-                matchers.append(try ProcessMatcher(parsed, includeDescendants: descendants))
+                matchers.append(try ProcessMatcher(parsed, includeDescendants: descendants, owners: matcherOwners))
+                matcherNodes.append(value)
             } catch {
                 throw r.fail(value, kp, error.description + " (plugin \"\(name)\"; RE2 syntax without back-references or look-around; try a pattern like \"worker\\\\.py --plugin=ocr\")")
             }
@@ -124,7 +131,46 @@ public struct SidecarConfig: Sendable {
         let version = try r.string(p["version"], path + ".version")
         let onLimit = try parseLimitPolicy(p["on_limit"], path + ".on_limit", limits: limits, matchers: matchers, r)
         let smaps = try r.bool(p["smaps"], path + ".smaps") ?? false
-        return PluginResources(name: name, matchers: matchers, limits: limits, version: version, onLimit: onLimit, smaps: smaps)
+        let plugin = PluginResources(
+            name: name, matchers: matchers, owners: owners, limits: limits, version: version, onLimit: onLimit, smaps: smaps)
+        try checkTargets(plugin, node: node, path: path, matcherNodes: matcherNodes, r, warnings: &warnings)
+        return plugin
+    }
+
+    /// `user:`: a user name or id, or a list of them; nil when absent.
+    static func parseOwners(_ node: Node?, _ path: String, _ r: ConfigReader) throws(ConfigError) -> ProcessOwners? {
+        guard let node else { return nil }
+        let users: [String]
+        if case .sequence = node { users = try r.strings(node, path) ?? [] } else { users = [try r.string(node, path) ?? ""] }
+        do {
+            return try ProcessOwners.resolving(users)
+        } catch {
+            throw r.fail(node, path, "\(error.description); give the user (or users) that own the plugin's processes, such as user: root or user: [www-data, 33]")
+        }
+    }
+
+    /// Refuses what would let a limit policy signal processes that are not the plugin's: a
+    /// matcher that selects every process, or a plugin whose owners are not given. Without a
+    /// policy that signals, a matcher that selects everything is a warning.
+    static func checkTargets(
+        _ plugin: PluginResources, node: Node, path: String, matcherNodes: [Node], _ r: ConfigReader, warnings: inout [ConfigError]
+    ) throws(ConfigError) {
+        let signals: Bool
+        if case .signal = plugin.onLimit?.action, plugin.onLimit?.dryRun == false { signals = true } else { signals = false }
+        for (i, matcher) in plugin.matchers.enumerated() where matcher.matchesEverything {
+            let message = "matches every process on the machine (an empty pattern, one that matches anything, or the root cgroup)"
+            if signals {
+                throw r.fail(matcherNodes[i], "\(path).match[\(i)]",
+                             message + ", and on_limit would signal them all; match only plugin \"\(plugin.name)\"'s own processes")
+            }
+            warnings.append(r.fail(matcherNodes[i], "\(path).match[\(i)]", message + "; every process would count for plugin \"\(plugin.name)\""))
+        }
+        if signals, let index = plugin.matchers.firstIndex(where: { plugin.owners(of: $0) == nil }) {
+            throw r.fail(node, path + ".user",
+                         "plugin \"\(plugin.name)\" may signal processes (on_limit action: signal) but does not say whose they are, so another "
+                             + "user's process with the same name or command line would be signalled too; add user: with the user that runs "
+                             + "the plugin (for example user: root) to the plugin or to match[\(index)]")
+        }
     }
 
     /// A plugin's `on_limit:`: what happens when one of its limits stays exceeded. The sidecar
@@ -133,7 +179,7 @@ public struct SidecarConfig: Sendable {
         _ node: Node?, _ path: String, limits: ResourceLimits, matchers: [ProcessMatcher], _ r: ConfigReader
     ) throws(ConfigError) -> LimitPolicy? {
         guard let node else { return nil }
-        let o = try r.mapping(node, path, allowed: ["for", "action", "signal", "dry_run"])
+        let o = try r.mapping(node, path, allowed: ["for", "action", "signal", "dry_run", "max_targets", "escalate"])
         guard let name = try r.string(o["action"], path + ".action") else {
             throw r.fail(node, path + ".action", "on_limit needs an action: watch, signal or breaker")
         }
@@ -155,8 +201,25 @@ public struct SidecarConfig: Sendable {
         default:
             throw r.fail(o["action"], path + ".action", "\"\(name)\" is not an action (try watch, signal or breaker)")
         }
-        if name != "signal", let signal = o["signal"] {
-            throw r.fail(signal, path + ".signal", "only used with action: signal (the action here is \(name))")
+        for key in ["signal", "max_targets", "escalate"] where name != "signal" {
+            if let node = o[key] { throw r.fail(node, path + "." + key, "only used with action: signal (the action here is \(name))") }
+        }
+        var maxTargets = LimitPolicy.defaultMaxTargets
+        if let n = try r.int(o["max_targets"], path + ".max_targets", example: "4") {
+            guard n >= 1 else { throw r.fail(o["max_targets"], path + ".max_targets", "must be 1 or more (the most processes one action may signal)") }
+            maxTargets = n
+        }
+        var escalation: LimitPolicy.Escalation?
+        if let node = o["escalate"] {
+            let e = try r.mapping(node, path + ".escalate", allowed: ["signal", "after"])
+            let signal = try r.string(e["signal"], path + ".escalate.signal") ?? "KILL"
+            guard let number = LimitPolicy.signal(named: signal) else {
+                throw r.fail(e["signal"], path + ".escalate.signal", "\"\(signal)\" is not a signal (try KILL)")
+            }
+            guard let after = try r.duration(e["after"], path + ".escalate.after") else {
+                throw r.fail(node, path + ".escalate.after", "escalate needs after: how long after the first signal (try 10s)")
+            }
+            escalation = LimitPolicy.Escalation(signal: number, after: after)
         }
         if let text = try r.string(o["for"], path + ".for"), text.hasPrefix("-") {
             throw r.fail(o["for"], path + ".for", "\"\(text)\" is negative; a limit stays exceeded for zero or more time (try 30s)")
@@ -173,7 +236,7 @@ public struct SidecarConfig: Sendable {
         if !dryRun, matchers.contains(where: { $0.rule == .currentProcess }) {
             throw r.fail(o["action"], path + ".action", "would signal vigil itself (a match entry is self); match only the plugin's own processes")
         }
-        return LimitPolicy(for: duration, action: action, dryRun: dryRun)
+        return LimitPolicy(for: duration, action: action, dryRun: dryRun, maxTargets: maxTargets, escalation: escalation)
     }
 
     /// `VIGIL_LISTEN`, `VIGIL_METRICS_PATH`, `VIGIL_SAMPLING_INTERVAL`, `VIGIL_PUSHGATEWAY_URL`

@@ -51,7 +51,9 @@ func makeLogger() -> Logger {
 
 func loadConfig(_ path: String) throws -> SidecarConfig {
     do {
-        return try SidecarConfig.load(path: path)
+        let config = try SidecarConfig.load(path: path)
+        for warning in config.warnings { StandardError.write("warning: \(warning)\n") }
+        return config
     } catch {
         StandardError.write("\(error)\n")
         throw ExitCode(2)

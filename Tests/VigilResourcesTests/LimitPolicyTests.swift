@@ -10,6 +10,7 @@ final class LimitPolicyTests: XCTestCase {
     let signals = SignalRecorder()
     let log = HostLog()
     let registry = Registry()
+    let root = ProcessOwners(uids: [0])
 
     /// A plugin of worker processes, 100 pages (409 600 bytes) each, limited to 200 000 bytes.
     func workers(_ pids: [Int32] = [40], policy: LimitPolicy?, threads: Int? = nil) throws -> (ResourceSampler, ProcBox) {
@@ -17,7 +18,7 @@ final class LimitPolicyTests: XCTestCase {
         for pid in pids { proc.addProcess(pid: pid, comm: "worker", rssPages: 100) }
         let box = ProcBox(proc)
         let plugin = PluginResources(
-            name: "w", matchers: [try ProcessMatcher(.comm(["worker"]))],
+            name: "w", matchers: [try ProcessMatcher(.comm(["worker"]))], owners: root,
             limits: ResourceLimits(memoryBytes: 200_000, threads: threads), onLimit: policy)
         let sampler = try ResourceSampler.controlled(
             [plugin], registry: registry, source: box, clock: clock, signals: signals, log: log)
@@ -86,17 +87,16 @@ final class LimitPolicyTests: XCTestCase {
     }
 
     func testAPIDHandedToAnotherProcessSinceTheSampleIsNotSignalled() throws {
-        var proc = FakeProc()
-        proc.addProcess(pid: 40, comm: "worker", rssPages: 100)
-        let source = RestartingProc(proc, pid: 40)
-        let plugin = PluginResources(
-            name: "w", matchers: [try ProcessMatcher(.comm(["worker"]))], limits: ResourceLimits(memoryBytes: 200_000),
-            onLimit: LimitPolicy(for: .zero, action: .signal(SIGKILL)))
-        let s = try ResourceSampler.controlled([plugin], registry: registry, source: source, signals: signals, log: log)
-        s.sampleNow()
-        XCTAssertTrue(signals.sent.isEmpty)
-        XCTAssertEqual(log.actions.first?.failures, [LimitEvent.SignalFailure(pid: 40, errno: ESRCH)])
-        XCTAssertEqual(registry.sample("vigil_sample_errors_total{plugin=\"w\",reason=\"vanished\"}"), 1)
+        // A live child, which /proc (as the sender reads it after taking its pidfd) shows with a
+        // later start time than the sample saw: another process under the same pid.
+        let child = try Workload([])
+        let source = RestartedProc(pid: child.pid)
+        let stat = try ProcStat.parse(try ProcFileSystem().read("\(child.pid)/stat"), path: "stat")
+        XCTAssertEqual(ResourceSampler.signal(child.pid, startedAt: stat.startTime, SIGKILL, source: source), ESRCH)
+        try child.send("free")  // it answers: no SIGKILL reached it
+        XCTAssertTrue(child.process.isRunning)
+        XCTAssertEqual(ResourceSampler.signal(child.pid, startedAt: stat.startTime, SIGCONT, source: ProcFileSystem()), 0,
+                       "the same process, identified through its pidfd, gets the signal")
     }
 
     func testTheBreakerOpensWhileThePluginIsOverAndClosesOnceItIsBackUnderEveryLimit() throws {
@@ -171,11 +171,15 @@ final class LimitPolicyTests: XCTestCase {
         try fixture.process(pid: child.pid, comm: "worker", start: 1)
         let s = try ResourceSampler(
             plugins: [PluginResources(
-                name: "w", matchers: [try ProcessMatcher(.comm(["worker"]))], limits: ResourceLimits(threads: 0),
+                name: "w", matchers: [try ProcessMatcher(.comm(["worker"]))], owners: root, limits: ResourceLimits(threads: 0),
                 onLimit: LimitPolicy(for: .zero, action: .signal(SIGCONT)))],
             registry: registry, source: fixture.source, constants: fixedConstants, onLimitEvent: log.record)
         s.sampleNow()
-        XCTAssertEqual(log.actions.first?.failures, [LimitEvent.SignalFailure(pid: child.pid, errno: ESRCH)])
+        XCTAssertEqual(log.actions, [], "no signal is sent to a pid read from another /proc")
+        XCTAssertEqual(log.events.map(\.kind), [.exceeded, .refused(.foreignPIDNamespace)])
+        XCTAssertEqual(registry.sample(
+            "vigil_plugin_limit_actions_refused_total{plugin=\"w\",resource=\"threads\",reason=\"pid_namespace\"}"), 1)
+        try child.send("free")  // it answers: it was not stopped or killed
     }
 
     func testSignalNamesAndNumbers() {
@@ -190,26 +194,17 @@ final class LimitPolicyTests: XCTestCase {
     }
 }
 
-/// A /proc where one process is replaced by another with the same pid right after the sweep
-/// read it: every later read of its stat shows a later start time.
-final class RestartingProc: ProcSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var proc: FakeProc
-    private let pid: Int32
-    private var reads = 0
-
-    init(_ proc: FakeProc, pid: Int32) {
-        self.proc = proc
-        self.pid = pid
-    }
+/// The real /proc, except that process `pid`'s `stat` shows a later start time: what the sender
+/// reads when the pid was handed to another process after the sample.
+struct RestartedProc: ProcSource {
+    let pid: Int32
+    let live = ProcFileSystem()
 
     func read(_ path: String) throws(ProcError) -> [UInt8] {
-        let bytes = try proc.read(path)
-        guard path == "\(pid)/stat" else { return bytes }
-        let first = lock.withLock { reads += 1; return reads == 1 }
-        return first ? bytes : Array(FakeProc.stat(pid: pid, comm: "worker", start: 9999, rssPages: 100).utf8)
+        guard path == "\(pid)/stat" else { return try live.read(path) }
+        return Array(FakeProc.stat(pid: pid, comm: "worker", start: .max).utf8)
     }
 
-    func list(_ path: String) throws(ProcError) -> [String] { try proc.list(path) }
-    func readLink(_ path: String) throws(ProcError) -> String { try proc.readLink(path) }
+    func list(_ path: String) throws(ProcError) -> [String] { try live.list(path) }
+    func readLink(_ path: String) throws(ProcError) -> String { try live.readLink(path) }
 }

@@ -56,8 +56,8 @@ final class LiveLifecycleTests: XCTestCase {
         let hog = try Workload([])
         let s = try ResourceSampler(
             plugins: [PluginResources(
-                name: "hog", matchers: [try ProcessMatcher(.pid(hog.pid))], limits: ResourceLimits(memoryBytes: 32 * mebibyte),
-                onLimit: LimitPolicy(for: .milliseconds(300), action: .signal(SIGTERM)))],
+                name: "hog", matchers: [try ProcessMatcher(.pid(hog.pid))], owners: ProcessOwners(uids: [getuid()]),
+                limits: ResourceLimits(memoryBytes: 32 * mebibyte), onLimit: LimitPolicy(for: .milliseconds(300), action: .signal(SIGTERM)))],
             registry: registry, interval: .milliseconds(50), onLimitEvent: log.record)
         s.start()
         try hog.send("grow 48")

@@ -45,13 +45,14 @@ struct FakeProc: ProcSource {
     }
 
     mutating func addProcess(pid: Int32, comm: String, ppid: Int32 = 1, flags: UInt64 = 0, utime: UInt64 = 0,
-                             threads: Int = 1, rssPages: UInt64 = 0, fds: Int = 0, cmdline: String = "", cgroup: String = "0::/\n") {
+                             threads: Int = 1, rssPages: UInt64 = 0, fds: Int = 0, cmdline: String = "", cgroup: String = "0::/\n",
+                             uid: UInt32 = 0) {
         files["\(pid)/stat"] = Self.stat(pid: pid, comm: comm, ppid: ppid, flags: flags, utime: utime, threads: threads, rssPages: rssPages)
         files["\(pid)/limits"] = "Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 4096                 files     \n"
         files["\(pid)/cmdline"] = cmdline.split(separator: " ").joined(separator: "\u{0}") + "\u{0}"
         files["\(pid)/cgroup"] = cgroup
         files["\(pid)/io"] = "rchar: 0\nwchar: 0\nread_bytes: 0\nwrite_bytes: 0\n"
-        files["\(pid)/status"] = "Name:\t\(comm)\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
+        files["\(pid)/status"] = "Name:\t\(comm)\nUid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
         directories.insert("\(pid)/fd")
         for fd in 0..<fds { links["\(pid)/fd/\(fd)"] = "/dev/null" }
     }
@@ -188,7 +189,7 @@ final class ProcParsingTests: XCTestCase {
         let s = try ResourceSampler(
             plugins: [PluginResources(name: "d", matchers: [try ProcessMatcher(.pidFile(file.path))])], registry: registry,
             source: proc, constants: fixedConstants)
-        XCTAssertEqual(s.sampleNow()["d"]?.processes, 1)
+        XCTAssertEqual(s.sampleNow()["d"]?.processes, 1, registry.renderString())
         try FileManager.default.removeItem(at: file)
         XCTAssertEqual(s.sampleNow()["d"]?.processes, 0)
         XCTAssertTrue(registry.renderString().contains("vigil_sample_errors_total{plugin=\"d\",reason=\"vanished\"} 1\n"), registry.renderString())

@@ -18,7 +18,7 @@ final class SignalRecorder: Sendable {
     func refuse(_ pid: Int32, with errno: Int32) { state.withLock { $0.refusals[pid] = errno } }
     var sent: [(pid: Int32, signal: Int32)] { state.withLock { $0.sent } }
 
-    func send(_ pid: Int32, _ signal: Int32) -> Int32 {
+    func send(_ pid: Int32, _ startTime: UInt64, _ signal: Int32) -> Int32 {
         state.withLock { state in
             if let errno = state.refusals[pid] { return errno }
             state.sent.append((pid, signal))
@@ -82,7 +82,7 @@ final class ProcFixture {
         try "Max open files            1024                 4096                 files     \n"
             .write(to: dir.appendingPathComponent("limits"), atomically: true, encoding: .utf8)
         try "read_bytes: 0\nwrite_bytes: 0\n".write(to: dir.appendingPathComponent("io"), atomically: true, encoding: .utf8)
-        try "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
+        try "Uid:\t0\t0\t0\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
             .write(to: dir.appendingPathComponent("status"), atomically: true, encoding: .utf8)
     }
 

@@ -14,7 +14,10 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.plugins[0].limits, ResourceLimits(memoryBytes: 512 << 20, cpuRatio: 1.5, openFDs: 1024, threads: 64))
         XCTAssertTrue(config.plugins[0].matchers.allSatisfy(\.includeDescendants))
         XCTAssertEqual(config.plugins[0].version, "2.4.1")
-        XCTAssertEqual(config.plugins[0].onLimit, LimitPolicy(for: .seconds(30), action: .signal(SIGTERM), dryRun: true))
+        XCTAssertEqual(config.plugins[0].onLimit, LimitPolicy(
+            for: .seconds(30), action: .signal(SIGTERM), dryRun: true, maxTargets: 16, escalation: .init(signal: SIGKILL, after: .seconds(10))))
+        XCTAssertEqual(config.plugins[0].owners, ProcessOwners(uids: [0]))
+        XCTAssertEqual(config.warnings, [])
         XCTAssertEqual(config.plugins[1].limits.memoryBytes, 2 << 30)
         XCTAssertNil(config.plugins[1].version)
         XCTAssertNil(config.plugins[1].onLimit, "without on_limit, limits are only watched")
@@ -22,7 +25,7 @@ final class ConfigTests: XCTestCase {
 
     func testVersionAndLimitPolicies() throws {
         func plugin(_ extra: String) throws -> PluginResources {
-            let yaml = "plugins:\n  - name: p\n    match: [{comm: x}]\n    limits: {memory: 1GiB}\n" + extra
+            let yaml = "plugins:\n  - name: p\n    user: root\n    match: [{comm: x}]\n    limits: {memory: 1GiB}\n" + extra
             return try XCTUnwrap(SidecarConfig.parse(yaml, file: "p.yml").plugins.first)
         }
         XCTAssertEqual(try plugin("    version: \"1.10\"\n").version, "1.10")
@@ -36,6 +39,44 @@ final class ConfigTests: XCTestCase {
         for (name, number) in LimitPolicy.signalNames {
             XCTAssertEqual(try plugin("    on_limit: {for: 1s, action: signal, signal: \(name)}\n").onLimit?.action, .signal(number))
         }
+    }
+
+    /// A plugin that may signal says whose processes it signals, and selects less than every
+    /// process; `vigil check` refuses the file otherwise and says what to add.
+    func testAPolicyThatSignalsNeedsOwnersAndAMatcherThatDoesNotSelectEverything() throws {
+        let signalling = "    limits: {memory: 64MiB}\n    on_limit: {action: signal, signal: KILL, for: 1s}\n"
+        let noOwner = "plugins:\n  - name: t\n    match:\n      - cmdline: \"transcode\\\\.py --worker\"\n" + signalling
+        XCTAssertThrowsError(try SidecarConfig.parse(noOwner, file: "v.yml")) {
+            XCTAssertEqual("\($0)", "v.yml:2: plugins[0].user: plugin \"t\" may signal processes (on_limit action: signal) but does not say "
+                + "whose they are, so another user's process with the same name or command line would be signalled too; add user: with "
+                + "the user that runs the plugin (for example user: root) to the plugin or to match[0]")
+        }
+        let owned = try SidecarConfig.parse(noOwner.replacingOccurrences(of: "  - name: t\n", with: "  - name: t\n    user: [root, \"1000\"]\n"), file: "v.yml")
+        XCTAssertEqual(owned.plugins[0].owners, ProcessOwners(uids: [0, 1000]))
+        let perMatcher = try SidecarConfig.parse(
+            "plugins:\n  - name: t\n    match:\n      - {cmdline: worker, user: nobody}\n" + signalling, file: "v.yml")
+        XCTAssertEqual(perMatcher.plugins[0].matchers[0].owners, ProcessOwners(uids: [65534]))
+        for (entry, line) in [("cmdline: \"\"", 5), ("cmdline: \".*\"", 5), ("cgroup: /", 5)] {
+            let everything = "plugins:\n  - name: t\n    user: root\n    match:\n      - \(entry)\n" + signalling
+            XCTAssertThrowsError(try SidecarConfig.parse(everything, file: "v.yml"), entry) {
+                XCTAssertTrue("\($0)".hasPrefix("v.yml:\(line): plugins[0].match[0]: matches every process on the machine"), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("on_limit would signal them all; match only plugin \"t\"'s own processes"), "\($0)")
+            }
+            let watched = try SidecarConfig.parse("plugins:\n  - name: t\n    match:\n      - \(entry)\n", file: "v.yml")
+            XCTAssertEqual(watched.warnings.map(\.description), [
+                "v.yml:4: plugins[0].match[0]: matches every process on the machine (an empty pattern, one that matches anything, "
+                    + "or the root cgroup); every process would count for plugin \"t\"",
+            ], entry)
+        }
+        let unknown = "plugins:\n  - name: t\n    user: no-such-user-anywhere\n    match: [{comm: x}]\n"
+        XCTAssertThrowsError(try SidecarConfig.parse(unknown, file: "v.yml")) {
+            XCTAssertTrue("\($0)".hasPrefix("v.yml:3: plugins[0].user: user \"no-such-user-anywhere\" is not a user on this machine"), "\($0)")
+        }
+        let policy = try SidecarConfig.parse(
+            "plugins:\n  - name: t\n    user: root\n    match: [{comm: x}]\n    limits: {memory: 64MiB}\n"
+                + "    on_limit: {action: signal, for: 5s, max_targets: 2, escalate: {after: 10s}}\n", file: "v.yml")
+        XCTAssertEqual(policy.plugins[0].onLimit, LimitPolicy(
+            for: .seconds(5), action: .signal(SIGTERM), maxTargets: 2, escalation: .init(signal: SIGKILL, after: .seconds(10))))
     }
 
     func testLimitPolicyMistakesGetExactMessages() {
@@ -63,6 +104,12 @@ final class ConfigTests: XCTestCase {
              "bad.yml:8: plugins[0].on_limit.dry_run: \"maybe\" is not true or false"),
             ("      for: 30s\n      action: signal\n      after: 3\n",
              "bad.yml:8: plugins[0].on_limit.after: unknown key"),
+            ("      for: 30s\n      action: signal\n      dry_run: true\n      max_targets: 0\n",
+             "bad.yml:9: plugins[0].on_limit.max_targets: must be 1 or more"),
+            ("      for: 30s\n      action: watch\n      escalate: {after: 1s}\n",
+             "bad.yml:8: plugins[0].on_limit.escalate: only used with action: signal (the action here is watch)"),
+            ("      for: 30s\n      action: signal\n      dry_run: true\n      escalate: {signal: KILL}\n",
+             "bad.yml:9: plugins[0].on_limit.escalate.after: escalate needs after: how long after the first signal (try 10s)"),
         ]
         for (yaml, expected) in cases {
             XCTAssertThrowsError(try SidecarConfig.parse(plugin + yaml, file: "bad.yml"), yaml) { error in

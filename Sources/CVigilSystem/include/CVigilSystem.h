@@ -10,6 +10,15 @@ long vigil_membarrier(int cmd, unsigned int flags);
 /// gettid(2): the kernel's id of the calling thread.
 int vigil_gettid(void);
 
+/// pidfd_open(2): a file descriptor that refers to process `pid` for as long as it is open, so
+/// that a signal sent through it can never reach another process that reuses the pid. Returns -1
+/// and sets errno (ENOSYS before Linux 5.3, ESRCH when the process is gone).
+int vigil_pidfd_open(int pid);
+
+/// pidfd_send_signal(2) with no siginfo: 0, or -1 with errno (ESRCH once the process has exited,
+/// even if its pid was reused since).
+int vigil_pidfd_send_signal(int pidfd, int signal);
+
 /// The calling thread's ReadSection slot, or NULL before its first section. A `__thread`
 /// variable, read and written through the two inline functions below: one load relative to the
 /// thread pointer instead of a call to pthread_getspecific on every section. The initial-exec
