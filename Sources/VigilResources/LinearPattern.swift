@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A `cmdline` pattern compiled to a Thompson automaton and run by simulating every state at
 /// once, so that matching takes time linear in the command line's length (times the pattern's
 /// size), whatever the pattern: `^(a+)+$` against `aaaa…ab` costs what `^a+$` does. Any user can
@@ -13,6 +19,9 @@ final class LinearPattern: Sendable {
     private let sets: [ScalarSet]
     /// `^…` or `\A…` at the top: only threads started at the first scalar can match.
     private let anchoredAtStart: Bool
+    /// Bytes every match contains (the longest run of plain characters the pattern requires):
+    /// a command line without them is turned down by a byte search, without running the automaton.
+    let requiredLiteral: [UInt8]
 
     /// Patterns that compile to more states than this are refused: a `{1000}` of a large group
     /// would otherwise make every match slow (still linear, but with a large factor).
@@ -36,6 +45,27 @@ final class LinearPattern: Sendable {
         program = compiler.program
         sets = compiler.sets
         anchoredAtStart = Self.startsAnchored(tree)
+        requiredLiteral = Self.requiredLiteral(tree)
+    }
+
+    /// The longest run of single-scalar sets in the top-level sequence of `node`.
+    private static func requiredLiteral(_ node: PatternNode) -> [UInt8] {
+        let items: [PatternNode]
+        switch node {
+        case .concat(let nodes): items = nodes
+        case .set: items = [node]
+        default: return []
+        }
+        var best: [UInt8] = [], run: [UInt8] = []
+        for item in items {
+            if case .set(let set) = item, let scalar = set.singleScalar {
+                run.append(contentsOf: String(Character(scalar)).utf8)
+                if run.count > best.count { best = run }
+            } else {
+                run = []
+            }
+        }
+        return best
     }
 
     private static func startsAnchored(_ node: PatternNode) -> Bool {
@@ -48,6 +78,7 @@ final class LinearPattern: Sendable {
 
     /// Whether the pattern matches anywhere in `text`.
     func matches(_ text: String) -> Bool {
+        if !requiredLiteral.isEmpty, !Self.contains(text, requiredLiteral) { return false }
         let scalars = text.unicodeScalars.map(\.value)
         var current = StateSet(capacity: program.count)
         var next = StateSet(capacity: program.count)
@@ -70,6 +101,25 @@ final class LinearPattern: Sendable {
             swap(&current, &next)
             previous = scalar
             i += 1
+        }
+    }
+
+    private static func contains(_ text: String, _ literal: [UInt8]) -> Bool {
+        var text = text
+        return text.withUTF8 { haystack in
+            literal.withUnsafeBufferPointer { needle in
+                guard let base = haystack.baseAddress, let first = needle.first, let pattern = needle.baseAddress else { return false }
+                let n = haystack.count, m = needle.count
+                var i = 0
+                // memchr(3) finds each candidate first byte; memcmp(3) checks the rest.
+                while i + m <= n {
+                    guard let hit = memchr(base + i, Int32(first), n - m - i + 1) else { return false }
+                    let at = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+                    if memcmp(base + at, pattern, m) == 0 { return true }
+                    i = at + 1
+                }
+                return false
+            }
         }
     }
 

@@ -35,6 +35,12 @@ struct ScalarSet: Equatable {
         ranges = [scalar.value...scalar.value]
     }
 
+    /// The one scalar of a set that holds exactly one (a literal), else nil.
+    var singleScalar: Unicode.Scalar? {
+        guard ranges.count == 1, ranges[0].lowerBound == ranges[0].upperBound else { return nil }
+        return Unicode.Scalar(ranges[0].lowerBound)
+    }
+
     mutating func insert(_ r: ClosedRange<UInt32>) {
         var merged = r
         var kept: [ClosedRange<UInt32>] = []

@@ -63,6 +63,22 @@ final class LinearPatternTests: XCTestCase {
         }
     }
 
+    /// A pattern's required run of plain characters turns a command line down before the automaton runs.
+    func testARequiredLiteralIsFoundBeforeTheAutomatonRuns() throws {
+        XCTAssertEqual(try LinearPattern("transcode\\.py --worker=\\d+").requiredLiteral, Array("transcode.py --worker=".utf8))
+        XCTAssertEqual(try LinearPattern("^(a+)+$").requiredLiteral, [])
+        XCTAssertEqual(try LinearPattern("(?i)ocr").requiredLiteral, [], "a case-insensitive letter is not one byte")
+        XCTAssertEqual(try LinearPattern("x|y").requiredLiteral, [])
+        XCTAssertEqual(try LinearPattern("é-worker").requiredLiteral, Array("é-worker".utf8))
+        let pattern = try LinearPattern("--plugin=ocr\\b")
+        let long = String(repeating: "-", count: 40_000)
+        XCTAssertFalse(pattern.matches(long + " --plugin=ocrx"))
+        XCTAssertTrue(pattern.matches(long + " --plugin=ocr"))
+        XCTAssertTrue(pattern.matches("--plugin=ocr"))
+        XCTAssertFalse(pattern.matches("--plugin=oc"))
+        XCTAssertFalse(pattern.matches(""))
+    }
+
     func testMatcherErrorNamesThePatternAndTheReason() {
         XCTAssertThrowsError(try ProcessMatcher(.commandLine("x(?=y)"))) { error in
             XCTAssertEqual("\(error)", "cmdline pattern \"x(?=y)\" is not a regular expression: look-ahead, which needs backtracking; match the text itself instead at offset 4")
