@@ -71,6 +71,29 @@ final class StalledSamplerTests: XCTestCase {
         }
     }
 
+    /// A sweep held up in a /proc read stops the last-sweep time, while the figures stay: what
+    /// `VigilSamplingStalled` compares with the clock. Released, the sweeps (and the time) go on.
+    func testASamplerHeldUpShowsInItsLastSweepTime() async throws {
+        let proc = HangingProc()
+        defer { proc.release() }
+        let registry = Registry()
+        let sampler = try ResourceSampler(
+            plugins: [PluginResources(name: "stuck", matchers: [try ProcessMatcher(.pid(1))])], registry: registry,
+            interval: .milliseconds(50), source: proc, constants: SystemConstants(pageSize: 4096, clockTicksPerSecond: 100, bootTime: 0))
+        func lastSweep() -> Double? {
+            exposedSamples(Array(registry.renderString().utf8))["vigil_sampler_last_sweep_timestamp_seconds"]
+        }
+        XCTAssertEqual(lastSweep(), 0, "exported from the start, at 0 until a sweep finishes")
+        sampler.start()
+        try await waitUntil("the sweep to hang in a /proc read") { proc.aReadIsHanging }
+        let hungSince = Date().timeIntervalSince1970
+        try await waitUntil("ten intervals to pass") { Date().timeIntervalSince1970 - hungSince > 0.5 }
+        XCTAssertEqual(lastSweep(), 0, "no sweep finished while one hangs")
+        proc.release()
+        try await waitUntil("sweeps to go on once the read returns") { (lastSweep() ?? 0) >= hungSince }
+        await sampler.stop()
+    }
+
     /// `vigil serve` with a nested-quantifier pattern and a process named to defeat a
     /// backtracking matcher: it becomes ready (every plugin sampled), the plugin listed after
     /// the pattern finds the process, its sweeps keep coming, and SIGTERM ends it in its grace.
