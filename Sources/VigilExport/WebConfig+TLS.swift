@@ -18,7 +18,8 @@ extension WebConfig {
         public var clientAuth: ClientAuth = .noClientCert
         /// `client_ca_file` or `client_ca`: the CAs client certificates are verified against.
         public var clientCA: Source?
-        /// `client_allowed_sans`: a verified client certificate must carry one of these subject
+        /// `client_allowed_sans` (only with `RequireAndVerifyClientCert`: a name on a certificate
+        /// nobody verified proves nothing): a verified client certificate must carry one of these subject
         /// alternative names (DNS, IP, e-mail or URI), exactly. Empty: any.
         public var clientAllowedSANs: [String] = []
         /// `min_version`, default TLS 1.2 (as exporter-toolkit).
@@ -50,9 +51,12 @@ extension WebConfig {
                 throw WebConfigError(key: "tls_server_config.client_ca_file",
                                      message: "a client CA is set but client_auth_type is NoClientCert; set client_auth_type: RequireAndVerifyClientCert, or remove client_ca_file")
             }
-            if !clientAllowedSANs.isEmpty, !clientAuth.requiresCertificate {
+            if !clientAllowedSANs.isEmpty, clientAuth != .requireAndVerifyClientCert {
+                let why = clientAuth == .requireAnyClientCert
+                    ? "RequireAnyClientCert takes any certificate, signed by anyone, so the names on it prove nothing"
+                    : "with \(clientAuth.rawValue) a client may send no certificate, so there is no SAN to match"
                 throw WebConfigError(key: "tls_server_config.client_allowed_sans",
-                                     message: "needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert: with \(clientAuth.rawValue) a client may send no certificate, so there is no SAN to match")
+                                     message: "needs client_auth_type RequireAndVerifyClientCert (and client_ca_file): \(why)")
             }
             if minVersion > maxVersion {
                 throw WebConfigError(key: "tls_server_config.min_version",

@@ -19,7 +19,8 @@ extension ResourceSampler {
     /// counts as exceeded. When a plugin's matchers change, the next sample takes a new baseline
     /// for process churn: processes that only now match, or no longer do, are neither starts nor
     /// exits. A plugin that loses its hold on its breakers (removed, its limit or its breaker
-    /// policy gone) has them closed through `onBreaker`.
+    /// policy gone) has them closed through `onBreaker`. The processes `pid:` and `pid_file:`
+    /// matchers pinned are found afresh.
     @discardableResult
     public func update(plugins: [PluginResources]) throws(ResourceSamplerError) -> Update {
         try Self.check(plugins, hasBreakerHook: onBreaker != nil)
@@ -37,6 +38,10 @@ extension ResourceSampler {
                 }
                 if old == plugin { update.unchanged.append(plugin.name) } else { update.changed.append(plugin.name) }
                 if old.matchers != plugin.matchers { ps.churn.hasBaseline = false }
+                // A reload is the operator saying "the plugin is what runs now": `pid:` and
+                // `pid_file:` pin the processes they find next, a daemon restarted under a
+                // reused pid included.
+                ps.pins = [:]
                 for resource in ResourceKind.allCases where plugin.limits[resource] == nil {
                     ps.exceeded[resource] = nil
                     ps.episodes[resource] = nil

@@ -145,6 +145,10 @@ final class HostileNeighbourTests: XCTestCase {
         XCTAssertEqual(s.usage["d"]?.processes, 0)
         XCTAssertTrue(signals.sent.isEmpty)
         XCTAssertEqual(sample("vigil_sample_errors_total{plugin=\"d\",reason=\"pid_reused\"}"), 1)
+        // The operator reloads: the process under pid 77 now is the plugin's.
+        try s.update(plugins: [plugin])
+        s.sampleNow()
+        XCTAssertEqual(s.usage["d"]?.processes, 1)
     }
 
     func testAPIDFileWrittenAnewPinsTheProcessItNamesNow() throws {
