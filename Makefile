@@ -2,7 +2,7 @@
 SWIFT ?= swift
 
 .PHONY: test demo setup build unit tsan interop rules e2e metrics-only deploy prometheusrule \
-	release install uninstall bench footprint load clean
+	release install uninstall bench footprint sweep-cost load clean
 
 test: setup build unit tsan interop rules e2e metrics-only deploy
 
@@ -101,6 +101,12 @@ demo: setup
 bench: setup
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
 	$(MAKE) --no-print-directory footprint
+	scripts/sweep-cost .build/release/vigil
+
+# The deployed sidecar's CPU per watched process per sweep beside process-exporter's, read from
+# /proc while both watch the same 200 and 2,000 processes (scripts/sweep-cost).
+sweep-cost: release
+	scripts/sweep-cost .build/release/vigil
 
 # Resident memory of the release vigil beside process-exporter watching the same processes, idle
 # with one plugin and with 200 watched processes (needs prometheus-process-exporter).
