@@ -21,8 +21,9 @@ public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
 }
 
 /// Reads a whole file. Works for /proc files, which report a size of 0: it reads until the end
-/// of the file, not up to a size taken beforehand.
-public func readWholeFile(_ path: String) throws(FileError) -> [UInt8] {
+/// of the file, not up to a size taken beforehand. A file longer than `limit` bytes is an error,
+/// `EFBIG`, once that much has been read (so /dev/zero given as a file ends too).
+public func readWholeFile(_ path: String, limit: Int = .max) throws(FileError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw FileError(path: path, errno: errno) }
     defer { close(fd) }
@@ -39,6 +40,7 @@ public func readWholeFile(_ path: String) throws(FileError) -> [UInt8] {
         }
         if n == 0 { break }
         used += n
+        if used > limit { throw FileError(path: path, errno: EFBIG) }
     }
     result.removeSubrange(used...)
     return result
