@@ -62,7 +62,8 @@ struct ConfigReader {
             guard allowed.contains(name) else {
                 // The hint costs the key's length times each allowed one's: none for a key no one typed.
                 let hint = name.utf8.count > 64 ? "" : allowed.min { distance($0, name) < distance($1, name) }.map { " (did you mean \"\($0)\"?)" } ?? ""
-                throw fail(key, join(path, name), "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
+                let shown = name.utf8.count > 64 ? String(name.prefix(64)) + "…" : name
+                throw fail(key, join(path, shown), "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
             }
             result[name] = value
         }

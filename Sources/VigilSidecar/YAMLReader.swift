@@ -212,7 +212,7 @@ struct YAMLReader {
     func remember(_ key: Node, in seen: inout [String: Node.Mark]) throws(YAMLError) {
         guard case .scalar(let scalar) = key else { return }
         if let first = seen[scalar.string] {
-            throw YAMLError(kind: .syntax, mark: scalar.mark, message: "key \"\(scalar.string)\" is given twice (first at line \(first.line)); keep one")
+            throw YAMLError(kind: .syntax, mark: scalar.mark, message: "key \"\(scalar.string.count > 64 ? scalar.string.prefix(64) + "…" : scalar.string)\" is given twice (first at line \(first.line)); keep one")
         }
         seen[scalar.string] = scalar.mark
     }

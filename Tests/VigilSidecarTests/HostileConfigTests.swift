@@ -144,4 +144,12 @@ final class HostileConfigTests: XCTestCase {
         XCTAssertEqual(Duration.seconds(-Int64.max).milliseconds(atLeast: 1), 1)
         XCTAssertEqual(Duration.milliseconds(1500).milliseconds(), 1500)
     }
+
+    func testAnErrorQuotesAtMostSixtyFourCharactersOfAKey() {
+        let key = String(repeating: "k", count: 256 << 10)
+        let said = error(key + ": 1\n")
+        XCTAssertTrue(said.hasPrefix("vigil.yml:1: \(key.prefix(64))…: unknown key; allowed here: listen, "), String(said.prefix(200)))
+        XCTAssertLessThan(said.utf8.count, 400)
+        XCTAssertTrue(error(key + ": 1\n" + key + ": 2\n").contains("key \"\(key.prefix(64))…\" is given twice"))
+    }
 }
