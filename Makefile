@@ -1,10 +1,10 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop rules e2e metrics-only deploy prometheusrule \
+.PHONY: test demo setup build unit fuzz tsan interop rules e2e metrics-only deploy prometheusrule \
 	release install uninstall bench footprint sweep-cost load clean
 
-test: setup build unit tsan interop rules e2e metrics-only deploy
+test: setup build unit fuzz tsan interop rules e2e metrics-only deploy
 
 setup:
 	@scripts/setup
@@ -14,6 +14,13 @@ build: setup
 
 unit: build
 	$(SWIFT) test --skip-build
+
+# Hostile configuration files (scripts/fuzz/corpus): libFuzzer on the YAML reader for 30 s
+# (VIGIL_FUZZ_SECONDS), then the seeded mutations of ConfigFuzzTests through the whole parser, ten
+# times as many as `make unit` runs. Either fails on a trap or a stack overflow.
+fuzz: build
+	scripts/fuzz/run
+	VIGIL_FUZZ_ITERATIONS=20000 $(SWIFT) test --skip-build --filter ConfigFuzzTests
 
 # The metrics core under the thread sanitizer, in its own build folder.
 tsan: setup

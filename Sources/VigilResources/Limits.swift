@@ -142,7 +142,12 @@ public enum ByteSize {
     /// Why a size did not parse; the description says what would.
     public struct ParseError: Error, CustomStringConvertible, Equatable {
         public var text: String
-        public var description: String { "\"\(text)\" is not a size (try 512MiB, 1.5GiB, 100MB or a number of bytes)" }
+        /// A size, but more bytes than a 64-bit count holds.
+        public var tooLarge = false
+        public var description: String {
+            tooLarge ? "\"\(text)\" is too large (a size is less than 16777216TiB; try 512MiB)"
+                : "\"\(text)\" is not a size (try 512MiB, 1.5GiB, 100MB or a number of bytes)"
+        }
     }
 
     /// Parses a size. Units are decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB), in any case.
@@ -154,7 +159,8 @@ public enum ByteSize {
             throw ParseError(text: text)
         }
         let bytes = (number * scale).rounded()
-        guard bytes.isFinite, bytes < 0x1p64 else { throw ParseError(text: text) }
+        // Checked as a Double: UInt64(bytes) would trap past 2^64.
+        guard bytes.isFinite, bytes < 0x1p64 else { throw ParseError(text: text, tooLarge: true) }
         return UInt64(bytes)
     }
 }

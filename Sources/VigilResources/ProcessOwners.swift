@@ -57,5 +57,9 @@ public struct ProcessOwners: Sendable, Hashable {
 public struct OwnerError: Error, CustomStringConvertible, Equatable {
     public var user: String
     public var problem: String
-    public var description: String { "user \"\(user)\" \(problem)" }
+    public var description: String {
+        // Control characters are shown escaped, never written to a log as they are.
+        let shown = user.prefix(64).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? $0.escaped(asASCII: true) : String($0) }.joined()
+        return "user \"\(shown)\"\(user.count > 64 ? "…" : "") \(problem)"
+    }
 }

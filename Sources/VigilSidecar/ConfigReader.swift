@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import VigilSupport
 
 /// A problem in a configuration file, said the way an editor wants it:
@@ -18,10 +23,15 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 struct ConfigReader {
     let file: String
 
+    /// The most a configuration file may hold: vigil's are a few kilobytes.
+    static let maximumFileBytes = 4 << 20
+
     /// The whole text of the file at `path`, or the error that says why it cannot be read.
     static func text(of path: String) throws(ConfigError) -> String {
         do {
-            return String(decoding: try readWholeFile(path), as: UTF8.self)
+            return String(decoding: try readWholeFile(path, limit: maximumFileBytes, regularOnly: true), as: UTF8.self)
+        } catch where error.errno == EFBIG {
+            throw ConfigError(file: path, line: nil, path: "", message: "is larger than \(maximumFileBytes >> 20) MiB; a configuration file is a few kilobytes (is this the right file?)")
         } catch {
             throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file: \(error.reason)")
         }
@@ -50,8 +60,10 @@ struct ConfigReader {
         for (key, value) in mapping {
             guard let name = key.string else { throw fail(key, path, "keys must be strings") }
             guard allowed.contains(name) else {
-                let hint = allowed.min { distance($0, name) < distance($1, name) }.map { " (did you mean \"\($0)\"?)" } ?? ""
-                throw fail(key, join(path, name), "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
+                // The hint costs the key's length times each allowed one's: none for a key no one typed.
+                let hint = name.utf8.count > 64 ? "" : allowed.min { distance($0, name) < distance($1, name) }.map { " (did you mean \"\($0)\"?)" } ?? ""
+                let shown = name.utf8.count > 64 ? String(name.prefix(64)) + "…" : name
+                throw fail(key, join(path, shown), "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
             }
             result[name] = value
         }
@@ -97,20 +109,14 @@ struct ConfigReader {
         }
     }
 
-    /// `500ms`, `5s`, `2m`, `1h`.
-    func duration(_ node: Node?, _ path: String) throws(ConfigError) -> Duration? {
+    /// `500ms`, `5s`, `2m`, `1h`, inside `range` (`DurationRange`): a value outside it is an
+    /// error that says the bound, never a trap.
+    func duration(_ node: Node?, _ path: String, _ range: DurationRange) throws(ConfigError) -> Duration? {
         guard let text = try string(node, path) else { return nil }
-        guard let value = Self.parseDuration(text) else { throw fail(node, path, "\"\(text)\" is not a duration (try 500ms, 5s, 2m or 1h)") }
-        return value
-    }
-
-    static func parseDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let number = Double(text.dropLast(suffix.count)), number.isFinite, number >= 0 else { return nil }
-            return .milliseconds(Int64((number * scale * 1000).rounded()))
+        switch range.parse(text) {
+        case .success(let duration): return duration
+        case .failure(let problem): throw fail(node, path, problem.message)
         }
-        return nil
     }
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }

@@ -14,14 +14,13 @@ extension SidecarConfig {
         let p = try r.mapping(node, "pushgateway", allowed: [
             "url", "job", "interval", "grouping", "basic_auth", "bearer_token", "bearer_token_file", "tls_config",
         ])
-        guard let url = try r.string(p["url"], "pushgateway.url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            throw r.fail(p["url"] ?? node, "pushgateway.url", "needs an http:// or https:// URL (try http://127.0.0.1:9091)")
-        }
+        let url = try r.string(p["url"], "pushgateway.url") ?? ""
+        if let problem = pushgatewayURLProblem(url) { throw r.fail(p["url"] ?? node, "pushgateway.url", problem) }
         var client = PushgatewayClient.Configuration(url: url, job: try r.string(p["job"], "pushgateway.job") ?? "vigil")
         if let grouping = p["grouping"], case .mapping(let m) = grouping { client.grouping = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } } }
         client.auth = try parseCredentials(p, node, "pushgateway", r)
         if let tls = p["tls_config"] { client.tls = try parseTLS(tls, "pushgateway.tls_config", r) }
-        return Push(client: client, interval: try r.duration(p["interval"], "pushgateway.interval") ?? .seconds(30))
+        return Push(client: client, interval: try r.duration(p["interval"], "pushgateway.interval", .pushInterval) ?? .seconds(30))
     }
 
     /// `otlp:`, and the metric pushes of its `metrics:` block, which go to the same collector
@@ -42,7 +41,7 @@ extension SidecarConfig {
             }
             otlp.headers.append(("Authorization", auth.headerValue))
         }
-        if let timeout = try r.duration(o["timeout"], "otlp.timeout") { otlp.timeout = timeout }
+        if let timeout = try r.duration(o["timeout"], "otlp.timeout", .timeout) { otlp.timeout = timeout }
         if let tls = o["tls"] { otlp.tls = try parseTLS(tls, "otlp.tls", r) }
         var metrics = OTLPMetricsConfiguration(sameCollectorAs: otlp)
         if let block = o["metrics"] { try parseOTLPMetrics(block, into: &metrics, r) }
@@ -57,12 +56,9 @@ extension SidecarConfig {
         if let endpoint = try r.string(m["endpoint"], "otlp.metrics.endpoint") { metrics.endpoint = signalURL(endpoint, "/v1/metrics") }
         if let encoding = try parseProtocol(m["protocol"], "otlp.metrics.protocol", r) { metrics.encoding = encoding }
         if let gzip = try parseCompression(m["compression"], "otlp.metrics.compression", r) { metrics.gzip = gzip }
-        if let interval = try r.duration(m["interval"], "otlp.metrics.interval") {
-            guard interval >= .seconds(1) else { throw r.fail(m["interval"], "otlp.metrics.interval", "must be at least 1s (the specification's default is 60s)") }
-            metrics.interval = interval
-        }
-        if let timeout = try r.duration(m["timeout"], "otlp.metrics.timeout") { metrics.timeout = timeout }
-        if let timeout = try r.duration(m["export_timeout"], "otlp.metrics.export_timeout") { metrics.exportTimeout = timeout }
+        if let interval = try r.duration(m["interval"], "otlp.metrics.interval", .exportInterval) { metrics.interval = interval }
+        if let timeout = try r.duration(m["timeout"], "otlp.metrics.timeout", .timeout) { metrics.timeout = timeout }
+        if let timeout = try r.duration(m["export_timeout"], "otlp.metrics.export_timeout", .timeout) { metrics.exportTimeout = timeout }
         if let headers = m["headers"] {
             let extra = try parseHeaders(headers, "otlp.metrics.headers", r)
             let names = Set(extra.map { $0.name.lowercased() })
@@ -95,6 +91,7 @@ extension SidecarConfig {
         var headers: [(name: String, value: String)] = []
         for (key, value) in m {
             guard let name = key.string, !name.isEmpty else { throw r.fail(key, path, "header names must be strings") }
+            if let problem = headerNameProblem(name) { throw r.fail(key, path, problem) }
             let p = path + "." + name
             if case .mapping = value {
                 let f = try r.mapping(value, p, allowed: ["file"])
@@ -171,7 +168,7 @@ extension SidecarConfig {
         let resolved = resolve(name, r)
         var bytes: [UInt8]
         do {
-            bytes = try readWholeFile(resolved)
+            bytes = try readWholeFile(resolved, limit: 64 << 10, regularOnly: true)
         } catch {
             throw r.fail(node, path, "cannot read \"\(resolved)\": \(error.reason)")
         }
@@ -183,7 +180,7 @@ extension SidecarConfig {
     /// A secret that can go into a header: one line, no control characters. The error never
     /// quotes the secret.
     static func checkSecret(_ secret: String, _ node: Node?, _ path: String, _ r: ConfigReader, file: String? = nil) throws(ConfigError) -> String {
-        guard secret.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+        guard isOneLine(secret) else {
             let whose = file.map { "\"\($0)\" holds" } ?? "the value holds"
             throw r.fail(node, path, "\(whose) a line break or control character; it should hold the secret alone, on one line")
         }

@@ -49,7 +49,7 @@ public struct SidecarConfig: Sendable {
             (c.listenHost, c.listenPort) = (host, port)
         }
         if let path = try r.string(top["metrics_path"], "metrics_path") {
-            guard path.hasPrefix("/"), path.count > 1 else { throw r.fail(top["metrics_path"], "metrics_path", "\"\(path)\" must start with / (try /metrics)") }
+            if let problem = Self.metricsPathProblem(path) { throw r.fail(top["metrics_path"], "metrics_path", problem) }
             c.metricsPath = path
         }
         if let tls = top["tls"] {
@@ -58,17 +58,14 @@ public struct SidecarConfig: Sendable {
         if let auth = top["auth"] {
             throw r.fail(auth, "auth", "SHA-256 credentials are gone: remove auth: here and give vigil --web.config.file web.yml with basic_auth_users: {prometheus: <bcrypt hash>}; \(WebConfig.howToHash). Bearer tokens are not supported: use basic auth or TLS client certificates (see config/web.yml)")
         }
-        if let interval = try r.duration(top["sampling_interval"], "sampling_interval") {
-            guard interval >= .milliseconds(100) else { throw r.fail(top["sampling_interval"], "sampling_interval", "must be at least 100ms (try 5s)") }
-            c.samplingInterval = interval
-        }
+        if let interval = try r.duration(top["sampling_interval"], "sampling_interval", .samplingInterval) { c.samplingInterval = interval }
         if let name = try r.string(top["service_name"], "service_name") { c.serviceName = name }
         if let attributes = top["resource_attributes"], case .mapping(let m) = attributes {
             c.resourceAttributes = m.compactMap { k, v in k.string.map { ($0, v.string ?? "") } }
         } else if let attributes = top["resource_attributes"] {
             throw r.fail(attributes, "resource_attributes", "expected a mapping of names to values, like deployment.environment: prod")
         }
-        if let grace = try r.duration(top["shutdown_grace"], "shutdown_grace") { c.shutdownGrace = grace }
+        if let grace = try r.duration(top["shutdown_grace"], "shutdown_grace", .shutdownGrace) { c.shutdownGrace = grace }
         var names = Set<String>()
         for (i, node) in try r.sequence(top["plugins"], "plugins").enumerated() {
             let plugin = try parsePlugin(node, "plugins[\(i)]", r, warnings: &c.warnings)
@@ -216,7 +213,7 @@ public struct SidecarConfig: Sendable {
             guard let number = LimitPolicy.signal(named: signal) else {
                 throw r.fail(e["signal"], path + ".escalate.signal", "\"\(signal)\" is not a signal (try KILL)")
             }
-            guard let after = try r.duration(e["after"], path + ".escalate.after") else {
+            guard let after = try r.duration(e["after"], path + ".escalate.after", .anyLength) else {
                 throw r.fail(node, path + ".escalate.after", "escalate needs after: how long after the first signal (try 10s)")
             }
             escalation = LimitPolicy.Escalation(signal: number, after: after)
@@ -224,7 +221,7 @@ public struct SidecarConfig: Sendable {
         if let text = try r.string(o["for"], path + ".for"), text.hasPrefix("-") {
             throw r.fail(o["for"], path + ".for", "\"\(text)\" is negative; a limit stays exceeded for zero or more time (try 30s)")
         }
-        let duration = try r.duration(o["for"], path + ".for")
+        let duration = try r.duration(o["for"], path + ".for", .anyLength)
         let dryRun = try r.bool(o["dry_run"], path + ".dry_run") ?? false
         guard action != .watch else { return LimitPolicy(for: duration ?? .zero, action: .watch, dryRun: dryRun) }
         guard let duration else {
@@ -242,24 +239,32 @@ public struct SidecarConfig: Sendable {
     /// `VIGIL_LISTEN`, `VIGIL_METRICS_PATH`, `VIGIL_SAMPLING_INTERVAL`, `VIGIL_PUSHGATEWAY_URL`
     /// win over the file; the `OTEL_EXPORTER_OTLP_*` variables over its `otlp:` section, and
     /// `OTEL_METRICS_EXPORTER`, `OTEL_METRIC_EXPORT_*` and `OTEL_EXPORTER_OTLP_[METRICS_]*` over
-    /// `otlp.metrics` (the TLS files they name are checked now, as the file's are).
+    /// `otlp.metrics` (the TLS files they name are checked now, as the file's are). Each value is
+    /// checked as the file's is, with the same floors and ceilings (SidecarConfig+Environment.swift).
     public mutating func applyEnvironment(_ environment: [String: String], file: String) throws(ConfigError) {
         func bad(_ name: String, _ message: String) -> ConfigError { ConfigError(file: "environment", line: nil, path: name, message: message) }
         if let listen = environment["VIGIL_LISTEN"] {
             guard let (host, port) = Self.hostPort(listen) else { throw bad("VIGIL_LISTEN", "\"\(listen)\" is not host:port (try 127.0.0.1:9464)") }
             (listenHost, listenPort) = (host, port)
         }
-        if let path = environment["VIGIL_METRICS_PATH"] { metricsPath = path }
+        if let path = environment["VIGIL_METRICS_PATH"] {
+            if let problem = Self.metricsPathProblem(path) { throw bad("VIGIL_METRICS_PATH", problem) }
+            metricsPath = path
+        }
         if let interval = environment["VIGIL_SAMPLING_INTERVAL"] {
-            guard let d = ConfigReader.parseDuration(interval) else { throw bad("VIGIL_SAMPLING_INTERVAL", "\"\(interval)\" is not a duration (try 5s)") }
-            samplingInterval = d
+            switch DurationRange.samplingInterval.parse(interval) {
+            case .success(let d): samplingInterval = d
+            case .failure(let problem): throw bad("VIGIL_SAMPLING_INTERVAL", problem.message)
+            }
         }
         if let url = environment["VIGIL_PUSHGATEWAY_URL"] {
+            if let problem = Self.pushgatewayURLProblem(url) { throw bad("VIGIL_PUSHGATEWAY_URL", problem) }
             if pushgateway == nil { pushgateway = Push(client: .init(url: url, job: "vigil"), interval: .seconds(30)) } else { pushgateway?.client.url = url }
         }
         if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") }) {
             let merged = OTLPConfiguration.fromEnvironment(environment, base: otlp ?? OTLPConfiguration())
             try Self.checkOTLPFiles(environment, merged)
+            try Self.checkOTLPVariables(environment, signal: "TRACES", headers: merged.headers, timeout: merged.timeout)
             otlp = merged
         }
         if environment.keys.contains(where: { $0.hasPrefix("OTEL_EXPORTER_OTLP_") || $0.hasPrefix("OTEL_METRIC") || $0 == "OTEL_SDK_DISABLED" }) {
@@ -268,6 +273,8 @@ public struct SidecarConfig: Sendable {
             } catch {
                 throw bad(error.variable, error.message)
             }
+            try Self.checkOTLPVariables(environment, signal: "METRICS", headers: otlpMetrics.headers, timeout: otlpMetrics.timeout)
+            try Self.checkMetricExportVariables(environment, otlpMetrics)
             if otlpMetrics.enabled { try Self.checkOTLPFiles(environment, signal: "METRICS", otlpMetrics.tls) }
         }
     }

@@ -8,6 +8,10 @@
 /// that configuration files do not need, which would otherwise be read wrong silently: anchors,
 /// aliases, tags, `?` complex keys, directives and several documents in one file.
 ///
+/// Bounded for a file someone else may have written: collections nest at most `maximumDepth`
+/// deep (the reader recurses once a level, so `[[[[…` fifty thousand deep is an error at its line,
+/// not a stack overflow), and a position's column is counted once a line, not once a node.
+///
 /// Scalars are not resolved to types: the config code reads each value's text as what it expects
 /// (`5s`, `true`, `0.5`) and says so when it is not; `Node.Scalar.style` tells a plain `null`
 /// from a quoted one.
@@ -16,6 +20,15 @@ struct YAMLReader {
     var pos = 0
     var line = 1
     var lineStart = 0
+    /// The collections open around the position.
+    var depth = 0
+    /// The column of `columnPos` on `columnLine`: `mark` counts on from there on the same line.
+    var columnLine = 0
+    var columnPos = 0
+    var columnCount = 1
+
+    /// How deep collections may nest (block and flow alike); vigil's own files need six.
+    static let maximumDepth = 64
 
     private init(_ text: String) { bytes = Array(text.utf8) }
 
@@ -100,6 +113,8 @@ struct YAMLReader {
 
     mutating func blockMapping(indent n: Int) throws(YAMLError) -> Node {
         let mappingMark = mark
+        try enterCollection()
+        defer { depth -= 1 }
         var pairs: [(key: Node, value: Node)] = []
         var seen: [String: Node.Mark] = [:]
         while true {
@@ -125,6 +140,8 @@ struct YAMLReader {
 
     mutating func blockSequence(indent n: Int) throws(YAMLError) -> Node {
         let sequenceMark = mark
+        try enterCollection()
+        defer { depth -= 1 }
         var nodes: [Node] = []
         while true {
             pos += 1 // "-"
@@ -195,7 +212,7 @@ struct YAMLReader {
     func remember(_ key: Node, in seen: inout [String: Node.Mark]) throws(YAMLError) {
         guard case .scalar(let scalar) = key else { return }
         if let first = seen[scalar.string] {
-            throw YAMLError(kind: .syntax, mark: scalar.mark, message: "key \"\(scalar.string)\" is given twice (first at line \(first.line)); keep one")
+            throw YAMLError(kind: .syntax, mark: scalar.mark, message: "key \"\(scalar.string.count > 64 ? scalar.string.prefix(64) + "…" : scalar.string)\" is given twice (first at line \(first.line)); keep one")
         }
         seen[scalar.string] = scalar.mark
     }
@@ -218,6 +235,8 @@ struct YAMLReader {
 
     mutating func flowSequence() throws(YAMLError) -> Node {
         let open = mark
+        try enterCollection()
+        defer { depth -= 1 }
         pos += 1
         var nodes: [Node] = []
         while true {
@@ -237,6 +256,8 @@ struct YAMLReader {
 
     mutating func flowMapping() throws(YAMLError) -> Node {
         let open = mark
+        try enterCollection()
+        defer { depth -= 1 }
         pos += 1
         var pairs: [(key: Node, value: Node)] = []
         var seen: [String: Node.Mark] = [:]
@@ -309,10 +330,33 @@ struct YAMLReader {
     /// line's first content).
     var indent: Int { pos - lineStart }
 
+    /// Where the position is, its column counted on from the last mark on the line (a line of
+    /// a million flow items costs one pass, not one per item).
     var mark: Node.Mark {
+        mutating get {
+            let end = min(pos, bytes.count)
+            if columnLine != line || columnPos < lineStart || columnPos > end {
+                (columnLine, columnPos, columnCount) = (line, lineStart, 1)
+            }
+            for b in bytes[columnPos..<end] where b & 0xC0 != 0x80 { columnCount += 1 }
+            columnPos = end
+            return Node.Mark(line: line, column: columnCount)
+        }
+    }
+
+    /// `mark` for an error, counted from the line's start.
+    var errorMark: Node.Mark {
         var column = 1
         for b in bytes[lineStart..<min(pos, bytes.count)] where b & 0xC0 != 0x80 { column += 1 }
         return Node.Mark(line: line, column: column)
+    }
+
+    /// One more collection open; an error past `maximumDepth`.
+    mutating func enterCollection() throws(YAMLError) {
+        guard depth < Self.maximumDepth else {
+            throw syntax("lists and mappings nest deeper than \(Self.maximumDepth) levels here; vigil's configuration needs a few, so this file is not one (check its brackets and indentation)")
+        }
+        depth += 1
     }
 
     func isBreak(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D }
@@ -384,7 +428,7 @@ struct YAMLReader {
 
     func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
 
-    func syntax(_ message: String) -> YAMLError { YAMLError(kind: .syntax, mark: mark, message: message) }
+    func syntax(_ message: String) -> YAMLError { YAMLError(kind: .syntax, mark: errorMark, message: message) }
 
-    func unsupported(_ message: String) -> YAMLError { YAMLError(kind: .unsupported, mark: mark, message: message) }
+    func unsupported(_ message: String) -> YAMLError { YAMLError(kind: .unsupported, mark: errorMark, message: message) }
 }

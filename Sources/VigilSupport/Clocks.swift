@@ -69,11 +69,15 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 
-    /// The duration in whole milliseconds, rounded down, at least `minimum`.
+    /// The duration in whole milliseconds, rounded down, at least `minimum`; `Int.max` for one
+    /// too long for that (a timeout from a variable can be `.milliseconds(Int.max)`), never a trap.
     @inlinable
     public func milliseconds(atLeast minimum: Int = 0) -> Int {
         let (seconds, attoseconds) = components
-        return max(minimum, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+        let (whole, overflow) = Int(truncatingIfNeeded: seconds).multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return seconds < 0 ? minimum : .max }
+        let (total, carry) = whole.addingReportingOverflow(Int(attoseconds / 1_000_000_000_000_000))
+        return max(minimum, carry ? .max : total)
     }
 }
 

@@ -21,16 +21,23 @@ public final class BatchSpanProcessor: SpanProcessor {
 
         public init() {}
 
+        /// The largest queue `fromEnvironment` sets: a million spans.
+        public static let maximumQueueSize = 1 << 20
+
         /// The defaults, overridden by `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
         /// `OTEL_BSP_SCHEDULE_DELAY` and `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds). Values that do not
-        /// parse, or are not positive, are ignored, as the specification asks.
+        /// parse, or are not positive, are ignored, as the specification asks; larger ones are cut
+        /// to `maximumQueueSize` spans and an hour (the queue is allocated whole at start).
         public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.all) -> Configuration {
             var c = Configuration()
-            func positive(_ key: String) -> Int? { environment[key].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } }
-            if let v = positive("OTEL_BSP_MAX_QUEUE_SIZE") { c.maxQueueSize = v }
-            if let v = positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") { c.maxExportBatchSize = v }
-            if let v = positive("OTEL_BSP_SCHEDULE_DELAY") { c.scheduleDelay = .milliseconds(v) }
-            if let v = positive("OTEL_BSP_EXPORT_TIMEOUT") { c.exportTimeout = .milliseconds(v) }
+            func positive(_ key: String, atMost limit: Int) -> Int? {
+                environment[key].flatMap { Int($0) }.flatMap { $0 > 0 ? min($0, limit) : nil }
+            }
+            let hour = 3_600_000
+            if let v = positive("OTEL_BSP_MAX_QUEUE_SIZE", atMost: maximumQueueSize) { c.maxQueueSize = v }
+            if let v = positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", atMost: maximumQueueSize) { c.maxExportBatchSize = v }
+            if let v = positive("OTEL_BSP_SCHEDULE_DELAY", atMost: hour) { c.scheduleDelay = .milliseconds(v) }
+            if let v = positive("OTEL_BSP_EXPORT_TIMEOUT", atMost: hour) { c.exportTimeout = .milliseconds(v) }
             c.maxExportBatchSize = min(c.maxExportBatchSize, c.maxQueueSize)
             return c
         }

@@ -97,7 +97,7 @@ final class PushConfigTests: XCTestCase {
         XCTAssertEqual(env.otlpMetrics.endpoint, "http://m:1/x")
         XCTAssertFalse(try load("otlp:\n  endpoint: http://c:4318\n").otlpMetrics.enabled, "no block, no metrics")
         XCTAssertTrue(try load("listen: 127.0.0.1:0\n", environment: ["OTEL_METRICS_EXPORTER": "otlp"]).otlpMetrics.enabled)
-        assertFails("otlp:\n  metrics:\n    interval: 10ms\n", "vigil.yml:3: otlp.metrics.interval: must be at least 1s (the specification's default is 60s)")
+        assertFails("otlp:\n  metrics:\n    interval: 10ms\n", "vigil.yml:3: otlp.metrics.interval: must be at least 1s (try 60s)")
         assertFails("otlp:\n  metrics:\n    intervall: 10s\n",
                     "vigil.yml:3: otlp.metrics.intervall: unknown key (did you mean \"interval\"?); allowed here: enabled, endpoint, protocol, compression, interval, timeout, export_timeout, headers")
         assertFails("listen: 127.0.0.1:0\n", environment: ["OTEL_METRICS_EXPORTER": "console"],
@@ -158,7 +158,7 @@ final class PushConfigTests: XCTestCase {
                     "vigil.yml:2: otlp.bearer_token_file: cannot read \"/nonexistent/token\": No such file or directory")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("secrets"), withIntermediateDirectories: true)
         assertFails("otlp:\n  headers:\n    api-key: {file: secrets}\n",
-                    "vigil.yml:3: otlp.headers.api-key.file: cannot read \"secrets\": Is a directory")
+                    "vigil.yml:3: otlp.headers.api-key.file: cannot read \"secrets\": not a regular file (a FIFO, device or socket is never read); give the file itself")
     }
 
     func testCredentialMistakesGetExactMessages() throws {
