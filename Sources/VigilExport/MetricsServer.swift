@@ -137,11 +137,16 @@ public final class MetricsServer: Sendable {
     /// bound (in use, not local).
     public static func start(registry: Registry, configuration: Configuration = Configuration(),
                              group: MultiThreadedEventLoopGroup? = nil) async throws -> MetricsServer {
+        // Checked before anything is registered, so that a wrong config leaves the registry as it was.
+        do {
+            try configuration.web.validate()
+        } catch {
+            throw MetricsServerError.webConfig(error)
+        }
         let metrics = try ServerMetrics(registry: registry, watchesWebConfig: configuration.webConfigFile != nil)
         let verifier = configuration.passwordVerifier
         let webConfig: WebConfigWatcher
         do {
-            try configuration.web.validate()
             webConfig = try WebConfigWatcher(
                 initial: configuration.web, source: configuration.webConfigFile, metrics: metrics,
                 tlsReloadFailed: configuration.tlsReloadFailed ?? { _ in }) { web in
