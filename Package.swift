@@ -49,6 +49,8 @@ let package = Package(
             "VigilMetrics", "VigilContract", "VigilTracing", "VigilOTLP", "VigilSupport", "CCurl", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            // TLSUserEvent: when a handshake is complete (the head deadline starts then).
+            .product(name: "NIOTLS", package: "swift-nio"),
             // bcrypt for basic_auth_users: its C core and nothing else of Hummingbird.
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
         ]),

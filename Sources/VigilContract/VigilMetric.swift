@@ -163,7 +163,23 @@ public enum VigilMetric {
         "vigil_scrape_duration_seconds", help: "Time to render and compress one scrape.", unit: "seconds",
         buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
     public static let httpRejectedConnections = FamilyDescriptor<Counter>.counter(
-        "vigil_http_rejected_connections_total", help: "Connections closed at once because too many were open.")
+        "vigil_http_rejected_connections_total",
+        help: "Connections closed at once because too many were open, in all (limit total) or from the client's address (limit per_client).",
+        labelNames: ["limit"])
+    public static let httpTimedOutConnections = FamilyDescriptor<Counter>.counter(
+        "vigil_http_timed_out_connections_total",
+        help: "Connections closed because the TLS handshake or a request head was not complete by its deadline, by stage.",
+        labelNames: ["stage"])
+    public static let httpAuthFailures = FamilyDescriptor<Counter>.counter(
+        "vigil_http_auth_failures_total",
+        help: "Requests refused by basic auth, by reason: wrong_credentials (bcrypt said no), throttled (429: the address failed too often), busy (503: the bcrypt queue was full).",
+        labelNames: ["reason"])
+    public static let webConfigLastReloadSuccessful = FamilyDescriptor<Gauge>.gauge(
+        "vigil_web_config_last_reload_successful",
+        help: "Whether the web config (--web.config.file) last read, at start or after it changed, was applied (1) or refused and the previous one kept (0).")
+    public static let webConfigCostlyHashes = FamilyDescriptor<Gauge>.gauge(
+        "vigil_web_config_costly_hashes",
+        help: "basic_auth_users hashes of the applied web config whose bcrypt cost is above 12: each check of a wrong password then costs 0.25 s of CPU or more.")
 
     // MARK: Push throttling and OTLP metrics (VigilExport)
 
@@ -222,5 +238,8 @@ public enum VigilMetric {
         public static let spanDropReason = ["queue_full", "export_failed", "rejected", "shutdown"]
         public static let pushTarget = ["pushgateway", "otlp", "otlp_metrics"]
         public static let pushResult = ["success", "failure"]
+        public static let connectionLimit = ["total", "per_client"]
+        public static let connectionStage = ["tls_handshake", "request_head"]
+        public static let authFailureReason = ["wrong_credentials", "throttled", "busy"]
     }
 }

@@ -7,8 +7,8 @@ import VigilSupport
 /// goes first); a lookup compares every entry in constant time, so its timing tells nothing of
 /// what is held.
 final class BasicAuthCache: Sendable {
-    /// Entries live less than this; a password removed from the web config is refused again at the
-    /// latest then (the web config itself changes only with a restart, which empties the cache).
+    /// Entries live less than this. An entry holds the hash it was checked against, so a password
+    /// changed or a user removed in a re-read web config is refused from the next request on.
     let lifetime: Duration
     let capacity: Int
     private let entries = Mutex<[Entry]>([])

@@ -52,12 +52,21 @@ public final class JSONLinesSpanExporter: SpanExporter {
     /// Appends `line`, rotating first if it would take the file past `maxBytes`; the reason on failure.
     private func append(_ line: [UInt8]) -> String? {
         var status = stat()
-        if stat(path, &status) == 0, status.st_size > 0, Int(status.st_size) + line.count > maxBytes, let failure = rotate() {
+        if lstat(path, &status) == 0, status.st_size > 0, Int(status.st_size) + line.count > maxBytes, let failure = rotate() {
             return failure
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return "cannot open \(FileError(path: path, errno: errno)) (is its directory there and writable?)" }
+        // Never through a symbolic link (someone else's link would make root append to any file),
+        // never blocking on a FIFO, readable by the owner only (spans carry attributes).
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o600)
+        guard fd >= 0 else {
+            let error = errno
+            if error == ELOOP { return "cannot open \(path): it is a symbolic link, which vigil does not follow for the span file; name the file itself" }
+            return "cannot open \(FileError(path: path, errno: error)) (is its directory there and writable?)"
+        }
         defer { close(fd) }
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            return "cannot append to \(path): not a regular file; name a file (it is created if absent)"
+        }
         let start = fstat(fd, &status) == 0 ? status.st_size : 0
         var written = 0
         while written < line.count {

@@ -4,30 +4,44 @@ import NIOHTTP1
 import VigilMetrics
 import VigilSupport
 
-/// One HTTP/1.1 connection's requests: checks credentials and method, routes by path, renders
-/// scrapes and runs reloads off the event loop and writes the responses.
+/// One HTTP/1.1 connection's requests: checks credentials (bcrypt in the `PasswordCheckPool`,
+/// addresses that keep failing backed off by the `AuthFailureThrottle`) and method, routes by
+/// path, renders scrapes and runs reloads off the event loop and writes the responses.
 final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let registry: Registry
     let configuration: MetricsServer.Configuration
-    /// Nil when the web config has no `basic_auth_users`: every request is let in.
-    let auth: ScrapeAuthentication?
+    /// The web config now (users, headers, probes), re-read when its file changes.
+    let webConfig: WebConfigWatcher
+    let passwords: PasswordCheckPool
+    let throttle: AuthFailureThrottle
     let metrics: ServerMetrics
+    /// Told when a request has ended, so that it bounds the next head.
+    let headLimiter: RequestHeadLimiter
+    /// The client's address, what the throttle counts failures by.
+    let client: String
+    /// The web config the current request is answered under.
+    private var web: WebConfig
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var tooLarge = false
 
-    /// Rendering and compressing a large registry, and a bcrypt round, take milliseconds: never
-    /// on the event loop.
+    /// Rendering and compressing a large registry takes milliseconds: never on the event loop.
     static let renderQueue = DispatchQueue(label: "vigil.metrics-render", attributes: .concurrent)
 
-    init(registry: Registry, configuration: MetricsServer.Configuration, auth: ScrapeAuthentication?, metrics: ServerMetrics) {
+    init(registry: Registry, configuration: MetricsServer.Configuration, webConfig: WebConfigWatcher, passwords: PasswordCheckPool,
+         throttle: AuthFailureThrottle, metrics: ServerMetrics, headLimiter: RequestHeadLimiter, client: String) {
         self.registry = registry
         self.configuration = configuration
-        self.auth = auth
+        self.webConfig = webConfig
+        self.passwords = passwords
+        self.throttle = throttle
         self.metrics = metrics
+        self.headLimiter = headLimiter
+        self.client = client
+        self.web = configuration.web
     }
 
     /// A failed TLS handshake or a broken connection: nothing more can be said on it.
@@ -49,6 +63,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
             bodyBytes += chunk.readableBytes
             if bodyBytes > configuration.maxBodyBytes { tooLarge = true }
         case .end:
+            headLimiter.requestEnded()
             guard let request = head else { return }
             head = nil
             if tooLarge {
@@ -58,27 +73,50 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Checks credentials first: a cached or absent check routes at once; a bcrypt round runs
-    /// off the event loop (it takes tens of milliseconds), then routes or answers 401 on it.
+    /// Checks credentials first: a cached or absent check, or a probe the web config leaves open,
+    /// routes at once; an address backed off for failing gets 429 and a full bcrypt queue 503,
+    /// without bcrypt; otherwise a bcrypt round runs in the pool (it takes tens of milliseconds),
+    /// then routes or answers 401 on the event loop.
     private func route(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
-        guard let auth else { return routeAuthenticated(context, request) }
+        let applied = webConfig.current()
+        web = applied.web
+        guard let auth = applied.auth else { return routeAuthenticated(context, request) }
+        if web.unauthenticatedProbes, request.method == .GET || request.method == .HEAD,
+           ["/-/healthy", "/-/ready"].contains(Self.path(request)) {
+            return routeAuthenticated(context, request)
+        }
         switch auth.check(authorization: request.headers.first(name: "authorization")) {
         case .accepted:
             routeAuthenticated(context, request)
         case .rejected:
             unauthorized(context, request)
         case .verify(let bcrypt):
+            if let wait = throttle.blocked(client) {
+                metrics.throttled.inc()
+                var headers = HTTPHeaders()
+                headers.add(name: "Retry-After", value: String(Int(wait.rounded(.up))))
+                return respond(context, request, status: .tooManyRequests,
+                               body: "Too Many Requests: too many wrong passwords from this address; retry later\n", extraHeaders: headers)
+            }
             let loop = context.eventLoop
+            guard let checked = passwords.submit(on: loop, bcrypt) else {
+                metrics.busy.inc()
+                var headers = HTTPHeaders()
+                headers.add(name: "Retry-After", value: "1")
+                return respond(context, request, status: .serviceUnavailable,
+                               body: "Service Unavailable: too many password checks queued; retry later\n", extraHeaders: headers)
+            }
             let handler = NIOLoopBound(self, eventLoop: loop)
             let boundContext = NIOLoopBound(context, eventLoop: loop)
-            Self.renderQueue.async {
-                let accepted = bcrypt()
-                loop.execute {
-                    if accepted {
-                        handler.value.routeAuthenticated(boundContext.value, request)
-                    } else {
-                        handler.value.unauthorized(boundContext.value, request)
-                    }
+            let throttle = self.throttle, client = self.client, metrics = self.metrics
+            checked.whenComplete { result in
+                if (try? result.get()) == true {
+                    throttle.succeeded(client)
+                    handler.value.routeAuthenticated(boundContext.value, request)
+                } else {
+                    throttle.failed(client)
+                    metrics.wrongCredentials.inc()
+                    handler.value.unauthorized(boundContext.value, request)
                 }
             }
         }
@@ -217,7 +255,7 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         let known = [configuration.metricsPath, "/-/healthy", "/-/ready", Self.reloadPath, "/"].contains(path) ? path : "other"
         metrics.requests.labels(known, String(status.code)).inc()
         var headers = extraHeaders
-        for header in configuration.web.headers { headers.add(name: header.name, value: header.value) }
+        for header in web.headers { headers.add(name: header.name, value: header.value) }
         headers.add(name: "Content-Length", value: String(bytes.count))
         let keepAlive = request.isKeepAlive && !close
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")

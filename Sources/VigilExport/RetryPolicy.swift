@@ -10,8 +10,9 @@ import VigilSupport
 /// - Such an answer's `Retry-After` (seconds or an HTTP-date) holds the whole endpoint
 ///   (`EndpointThrottle`): no request goes there, from this push or any other, before the delay
 ///   has passed. A delay longer than `maxRetryAfter` (60 s by default) is capped to it: the
-///   endpoint is held for `maxRetryAfter` and this push ends at once. Without `Retry-After` the
-///   wait is exponential backoff with jitter (`backoff(after:)`), for this push only.
+///   endpoint is held for `maxRetryAfter` and this push ends at once. Without `Retry-After`, or
+///   with one of 0 or a date already past, the wait is exponential backoff with jitter
+///   (`backoff(after:)`), for this push only.
 /// - Every attempt, a push's first included, first waits for the endpoint's hold to pass; the
 ///   seconds spent so are added to the `throttled` counter the caller passes.
 /// - Any other status or error is final: among them TLS failures (an untrusted certificate, a
@@ -93,7 +94,9 @@ public struct RetryPolicy: Sendable, Equatable {
                 if (200..<300).contains(response.status) { return .success(response) }
                 cause = .status(response.status, body: PushError.excerpt(response.body))
                 guard Self.isRetryable(status: response.status) else { return failure(attempt, cause) }
-                if let asked = response.header("Retry-After").flatMap({ RetryAfter.delay($0, now: now()) }) {
+                // `Retry-After: 0` or a date past asks for no wait at all: the backoff still applies,
+                // or five attempts would go back to back to a server that is failing.
+                if let asked = response.header("Retry-After").flatMap({ RetryAfter.delay($0, now: now()) }), asked > .zero {
                     throttle.hold(request.url, for: min(asked, maxRetryAfter))
                     guard asked <= maxRetryAfter else {
                         return failure(attempt, .retryAfterTooLong(status: response.status, asked: asked, limit: maxRetryAfter))

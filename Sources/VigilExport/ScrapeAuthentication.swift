@@ -45,9 +45,8 @@ final class ScrapeAuthentication: Sendable {
         // bcrypt reads at most 72 bytes and stops at a NUL: refuse what it would silently cut.
         guard password.utf8.count <= 72, !password.utf8.contains(0) else { return .rejected }
         guard let hash = users[user] else {
-            let decoy = decoyHash()
-            let verify = self.verify
-            return .verify { _ = verify(password, decoy); return false }
+            // The decoy is made (once, a bcrypt round) where the check runs, off the event loop.
+            return .verify { [self] in _ = self.verify(password, self.decoyHash()); return false }
         }
         if cache.contains(user: user, password: password, hash: hash) { return .accepted }
         let verify = self.verify, cache = self.cache

@@ -19,6 +19,11 @@ public struct WebConfig: Sendable, Equatable {
     /// `basic_auth_users`: user name → bcrypt hash (`$2a$`, `$2b$` or `$2y$`). Empty (the
     /// default): no authentication. Otherwise every path asks for one of these users.
     public var basicAuthUsers: [String: String] = [:]
+    /// `http_server_config.unauthenticated_probes` (Vigil's own key; exporter-toolkit has none):
+    /// `GET /-/healthy` and `/-/ready` are answered without credentials, so that an orchestrator's
+    /// probes (Kubernetes `httpGet`) work beside basic auth. They tell only "up" and "ready".
+    /// False (the default): every path asks for credentials when there are users.
+    public var unauthenticatedProbes = false
 
     /// No TLS, no extra headers, no authentication: what Vigil does without a web config.
     public init() {}
@@ -70,6 +75,28 @@ public struct WebConfig: Sendable, Equatable {
     public func check() throws(WebConfigError) {
         try validate()
         if let tls { _ = try TLSContextReloader.makeContext(tls) }
+    }
+
+    /// The bcrypt cost above which a web config is warned about: each wrong password then costs
+    /// a quarter of a second of CPU or more (cost 10, htpasswd's default, costs about 60 ms).
+    public static let costlyBcryptCost = 12
+
+    /// The users whose hash costs more than `costlyBcryptCost`, sorted, with their cost.
+    public var costlyHashUsers: [(user: String, cost: Int)] {
+        basicAuthUsers.compactMap { user, hash in
+            let b = Array(hash.utf8)
+            guard b.count >= 6, let cost = Int(String(decoding: b[4...5], as: UTF8.self)), cost > Self.costlyBcryptCost else { return nil }
+            return (user, cost)
+        }.sorted { $0.user < $1.user }
+    }
+
+    /// A warning for an operator, or nil: which users' hashes are costly, and how to make cheaper ones.
+    public var costlyHashWarning: String? {
+        let costly = costlyHashUsers
+        guard !costly.isEmpty else { return nil }
+        let list = costly.map { "\($0.user) (cost \($0.cost))" }.joined(separator: ", ")
+        return "basic_auth_users: bcrypt cost above \(Self.costlyBcryptCost) for \(list): every wrong password costs seconds of CPU; "
+            + "hash again at cost 10 to 12 (" + Self.howToHash + ")"
     }
 
     /// How to make a bcrypt hash, said in every error about one.

@@ -127,6 +127,18 @@ public struct Sidecar: Sendable {
         server.metricsPath = config.metricsPath
         server.web = config.web
         let logger = self.logger
+        if let warning = config.web.costlyHashWarning { logger.warning("\(warning)") }
+        if let path = config.webConfigFile {
+            server.webConfigFile = MetricsServer.WebConfigSource(path: path, load: { try WebConfigFile.load(path: $0) }) { outcome in
+                switch outcome {
+                case .success(let web):
+                    logger.info("web config re-read and applied", metadata: ["file": "\(path)"])
+                    if let warning = web.costlyHashWarning { logger.warning("\(warning)") }
+                case .failure(let error):
+                    logger.error("\(error)")
+                }
+            }
+        }
         server.tlsReloadFailed = { error in
             logger.error("the changed TLS files do not load; still serving the previous certificate until they change again", metadata: ["error": "\(error)"])
         }

@@ -9,6 +9,9 @@ public struct SidecarConfig: Sendable {
     /// TLS and basic auth for the metrics endpoint: from `--web.config.file` (`WebConfigFile`),
     /// never from this file, which refuses `auth:` and `tls:`.
     public var web = WebConfig()
+    /// The file `web` was read from (`--web.config.file`), if any: watched while serving, so a
+    /// changed file applies without a restart (a bad one is logged, and the previous config kept).
+    public var webConfigFile: String?
     public var samplingInterval: Duration = .seconds(5)
     public var serviceName = "vigil"
     public var resourceAttributes: [(String, String)] = []

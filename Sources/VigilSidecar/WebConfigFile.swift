@@ -46,15 +46,16 @@ public enum WebConfigFile {
         var config = WebConfig()
         let top = try r.mapping(value(root), "", allowed: ["tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"])
         if let node = top["rate_limit"] {
-            throw r.fail(node, "rate_limit", "not supported by vigil; remove it (vigil closes connections past 64 open ones instead)")
+            throw r.fail(node, "rate_limit", "not supported by vigil; remove it (vigil limits connections in all and per client address, and backs off addresses that keep sending wrong passwords, instead)")
         }
         if let node = value(top["tls_server_config"]) {
             nodes["tls_server_config"] = node
             config.tls = try tls(node, r, directory: directory, nodes: &nodes)
         }
         if let node = value(top["http_server_config"]) {
-            let h = try r.mapping(node, "http_server_config", allowed: ["http2", "headers"])
+            let h = try r.mapping(node, "http_server_config", allowed: ["http2", "headers", "unauthenticated_probes"])
             config.http2 = try r.bool(value(h["http2"]), "http_server_config.http2") ?? true
+            config.unauthenticatedProbes = try r.bool(value(h["unauthenticated_probes"]), "http_server_config.unauthenticated_probes") ?? false
             if let headers = value(h["headers"]) {
                 let names = WebConfig.allowedHeaders.map(\.name)
                 let m = try r.mapping(headers, "http_server_config.headers", allowed: names)

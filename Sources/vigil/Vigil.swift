@@ -69,8 +69,10 @@ struct Serve: AsyncParsableCommand {
             service_name, resource_attributes, pushgateway, otlp and shutdown_grace need a restart: \
             a reload that changes them says so in the log and keeps the running values. A bad file \
             changes nothing and sets \(VigilMetric.configLastReloadSuccessful.name) to 0. \
-            The web config (--web.config.file) is read at start; the certificate, key and CA files \
-            it names are read again whenever they change, so a rotated certificate needs no restart.
+            The web config (--web.config.file) is read again whenever it changes (users, passwords, \
+            headers and TLS settings apply from the next request or connection; a bad file is logged, \
+            sets \(VigilMetric.webConfigLastReloadSuccessful.name) to 0 and keeps the previous config), \
+            and so are the certificate, key and CA files it names, so a rotated certificate needs no restart.
             """)
     @OptionGroup var options: ConfigOption
     @OptionGroup var web: WebConfigOption
@@ -81,6 +83,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var config = try loadConfig(options.config)
         config.web = try web.load()
+        config.webConfigFile = web.webConfigFile
         let logger = makeLogger()
         let sidecar = try Sidecar(config: config, configFile: options.config, logger: logger)
         try await sidecar.run(lifecycleAPI: enableLifecycle)
@@ -110,6 +113,7 @@ struct Check: ParsableCommand {
             let tls = config.tls.map { "TLS (client_auth_type \($0.clientAuth.rawValue))" } ?? "plain HTTP"
             let auth = config.basicAuthUsers.isEmpty ? "no basic auth" : "basic auth for \(config.basicAuthUsers.count) user(s)"
             print("\(path): ok — \(tls), \(auth)")
+            if let warning = config.costlyHashWarning { StandardError.write("warning: \(path): \(warning)\n") }
         }
     }
 }

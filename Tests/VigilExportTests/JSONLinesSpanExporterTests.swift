@@ -123,6 +123,24 @@ final class JSONLinesSpanExporterTests: XCTestCase {
         XCTAssertEqual(try files().count, 0)
     }
 
+    func testTheFileIsCreatedOwnerOnlyAndNeverOpenedThroughASymbolicLink() async throws {
+        let exporter = JSONLinesSpanExporter(path: path, resource: resource)
+        let written = await exporter.export(batch(1))
+        XCTAssertEqual(written, .success)
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode & 0o077, 0, "created readable by its owner only, was \(String(mode, radix: 8))")
+
+        // A link planted where the span file goes: root must not append to what it points at.
+        let target = directory.appendingPathComponent("victim").path
+        try Data("untouched\n".utf8).write(to: URL(fileURLWithPath: target))
+        let linked = directory.appendingPathComponent("linked.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: target)
+        let viaLink = JSONLinesSpanExporter(path: linked, resource: resource)
+        guard case .failure(let reason) = await viaLink.export(batch(2)) else { return XCTFail("written through the link") }
+        XCTAssertTrue(reason.contains("symbolic link"), reason)
+        XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "untouched\n")
+    }
+
     func testAFileThatCannotBeOpenedNamesThePathAndTheReason() async {
         let missing = directory.appendingPathComponent("no/such/dir/traces.jsonl").path
         let exporter = JSONLinesSpanExporter(path: missing, resource: resource)

@@ -52,6 +52,15 @@ final class RetryPolicyTests: XCTestCase {
         }
     }
 
+    func testRetryAfterZeroOrAPastDateStillWaitsThePolicysBackoff() async {
+        for value in ["0", "Sun, 06 Nov 1994 08:49:37 GMT"] {
+            let run = await run([answer(503, [("Retry-After", value)])], now: 1_000_000_000)
+            XCTAssertEqual(run.attempts, 5, "Retry-After: \(value)")
+            XCTAssertEqual(run.waits.count, 4, "Retry-After: \(value): a wait before every attempt after the first, never none")
+            XCTAssertTrue(run.waits.allSatisfy { $0 > .zero }, "Retry-After: \(value): \(run.waits)")
+        }
+    }
+
     func testEveryOtherStatusIsFinal() async {
         for status in [500, 501, 505, 400, 401, 404, 413, 301, 100] {
             let run = await run([answer(status, body: "no\nthanks\n"), answer(200)])

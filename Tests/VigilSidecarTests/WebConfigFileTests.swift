@@ -36,6 +36,7 @@ final class WebConfigFileTests: XCTestCase {
               curve_preferences: [X25519, CurveP256, CurveP384, CurveP521, X25519MLKEM768]
             http_server_config:
               http2: false
+              unauthenticated_probes: true
               headers:
                 Content-Security-Policy: default-src 'self'
                 X-Frame-Options: sameorigin
@@ -59,6 +60,9 @@ final class WebConfigFileTests: XCTestCase {
         XCTAssertFalse(tls.preferServerCipherSuites)
         XCTAssertEqual(tls.curves.map(\.code), [0x1D, 0x17, 0x18, 0x19, 0x11EC])
         XCTAssertFalse(web.http2)
+        XCTAssertTrue(web.unauthenticatedProbes)
+        XCTAssertFalse(try WebConfigFile.parse("http_server_config:\n  http2: true\n", file: "web.yml").unauthenticatedProbes,
+                       "probes ask for credentials unless the operator says otherwise")
         XCTAssertEqual(web.headers.map(\.name), ["Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection", "Strict-Transport-Security"])
         XCTAssertEqual(web.headers[0].value, "default-src 'self'")
         XCTAssertEqual(web.basicAuthUsers.keys.sorted(), ["alice", "bob"])
@@ -117,8 +121,10 @@ final class WebConfigFileTests: XCTestCase {
             ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
              "web.yml:3: http_server_config.headers.X-Frame-Options: \"allow\" is not allowed; use one of: deny, sameorigin"),
             ("http_server_config:\n  http2: maybe\n", "web.yml:2: http_server_config.http2: \"maybe\" is not true or false"),
+            ("http_server_config:\n  unauthenticated_probes: yes please\n",
+             "web.yml:2: http_server_config.unauthenticated_probes: \"yes please\" is not true or false"),
             ("rate_limit:\n  interval: 1s\n  burst: 5\n",
-             "web.yml:2: rate_limit: not supported by vigil; remove it (vigil closes connections past 64 open ones instead)"),
+             "web.yml:2: rate_limit: not supported by vigil; remove it (vigil limits connections in all and per client address, and backs off addresses that keep sending wrong passwords, instead)"),
             ("tls_server_config: [\n", "web.yml:2: not valid YAML"),
         ]
         for (yaml, expected) in cases {
