@@ -43,7 +43,7 @@ public struct TLSClientConfiguration: Sendable, Equatable {
     public static func problem(reading path: String, as content: PEMContent) -> String? {
         let text: String
         do {
-            text = String(decoding: try readWholeFile(path), as: UTF8.self)
+            text = String(decoding: try readWholeFile(path, limit: 1 << 20, regularOnly: true), as: UTF8.self)
         } catch {
             return "cannot read \"\(path)\": \(error.reason)"
         }

@@ -135,7 +135,7 @@ final class TLSContextReloader: Sendable {
         case .pem(let text): return Array(text.utf8)
         case .file(let path):
             do {
-                return try readWholeFile(path)
+                return try readWholeFile(path, limit: 1 << 20, regularOnly: true)  // a certificate chain is kilobytes
             } catch {
                 throw WebConfigError(key: key, message: "cannot read \(path): \(error.reason)")
             }
