@@ -1,10 +1,10 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit tsan interop rules e2e metrics-only deploy prometheusrule \
-	release install uninstall bench footprint load clean
+.PHONY: test demo setup build unit tsan interop rules e2e fleet metrics-only deploy prometheusrule \
+	release install uninstall bench footprint load sizing clean
 
-test: setup build unit tsan interop rules e2e metrics-only deploy
+test: setup build unit tsan interop rules e2e fleet metrics-only deploy
 
 setup:
 	@scripts/setup
@@ -33,6 +33,18 @@ rules: build
 # The sidecar under a real Prometheus server and with a real Pushgateway.
 e2e: build
 	scripts/e2e
+
+# Three nodes on 127.0.0.2-4 (a sidecar and a plugin host each) under a Prometheus server with
+# alerts/ loaded, and a Prometheus agent remote-writing to a central Prometheus: the dashboards with
+# "All" and with one node, no per-node figure summed past the largest node's, the limit alert naming
+# the one node over its limit, every node's series in the central store. About two and a half minutes.
+fleet: build
+	scripts/fleet
+
+# What a node's scrape costs for 10, 100 and 1,000 plugins, measured (README's "Sizing" table:
+# `scripts/sizing --readme` rewrites it).
+sizing: build
+	scripts/sizing
 
 # The VigilMetrics product alone (Examples/MetricsOnly, a package of its own): it builds, runs,
 # and its binary links neither libcurl, nor zlib, nor SwiftNIO.
