@@ -183,16 +183,21 @@ struct DemoCommand: AsyncParsableCommand {
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the metric contract: every family Vigil exports, its type, labels and help.")
+        abstract: "Print the metric contract: every family Vigil exports, its type, labels and help; or what each plugin, phase and breaker costs in series.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case markdown, json
+        case markdown, json, series
     }
 
-    @Option(help: "markdown (the README's metric reference) or json (for scripts).") var format: Format = .markdown
+    @Option(help: "markdown (the README's metric reference), json (for scripts), or series (the series each plugin, phase and breaker costs).")
+    var format: Format = .markdown
 
     func run() {
-        print(format == .markdown ? VigilMetric.markdown() : VigilMetric.json(), terminator: "")
+        switch format {
+        case .markdown: print(VigilMetric.markdown(), terminator: "")
+        case .json: print(VigilMetric.json(), terminator: "")
+        case .series: print(VigilMetric.seriesMarkdown(), terminator: "")
+        }
     }
 }
 

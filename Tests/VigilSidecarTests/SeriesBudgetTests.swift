@@ -64,6 +64,13 @@ final class SeriesBudgetTests: XCTestCase {
         XCTAssertEqual(after.values.reduce(0, +), Double(without.count))
     }
 
+    func testAWatchedPluginCostsTheSeriesVigilMetricsSays() async throws {
+        // No limits, no smaps, not matched by cgroup: the base cost `vigil metrics --format series` prints.
+        let samples = try await scrape(try sidecar(""))
+        let plugin = samples.keys.filter { $0.contains(#"plugin="test-host""#) }
+        XCTAssertEqual(plugin.count, VigilMetric.baseSeries(per: "plugin"), plugin.sorted().joined(separator: "\n"))
+    }
+
     func testIncludeFamiliesKeepsOnlyThose() async throws {
         let only = try await scrape(try sidecar("include_families: [vigil_plugin_threads, vigil_exported_series]"))
         XCTAssertEqual(Set(only.keys.map { String($0.prefix { $0 != "{" && $0 != " " }) }), ["vigil_plugin_threads", Self.exported])
