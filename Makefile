@@ -52,13 +52,14 @@ metrics-only: setup
 	SWIFT=$(SWIFT) scripts/check-metrics-only
 
 # deploy/ checked offline: the Kubernetes manifests (kubernetes-validate, strict), the custom
-# resources and the PrometheusRule against alerts/, the systemd unit (systemd-analyze), `make
+# resources and the PrometheusRule against alerts/, the Prometheus agent (deploy/prometheus), the systemd unit (systemd-analyze), `make
 # install`'s layout, and the built vigil run as the unit and the manifests run it. VIGIL_BIN picks
 # the binary (the debug build by default; `make release` builds the one `make install` installs).
 deploy: build
 	VIGIL_BIN=$(or $(VIGIL_BIN),.build/debug/vigil) scripts/check-deploy
 
-# deploy/kubernetes/common/prometheusrule.yaml, written from alerts/vigil-alerts.yml.
+# deploy/kubernetes/common/prometheusrule.yaml, written from alerts/vigil-alerts.yml and
+# alerts/vigil-recording.yml.
 prometheusrule: setup
 	.build/peers/bin/python scripts/gen-prometheusrule
 
@@ -72,7 +73,7 @@ DATADIR ?= $(PREFIX)/share/vigil
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 INSTALL_DATA = config/vigil.yml config/prometheus.yml $(wildcard dashboards/*.json) \
-	alerts/vigil-alerts.yml alerts/RUNBOOK.md
+	alerts/vigil-alerts.yml alerts/vigil-recording.yml alerts/RUNBOOK.md
 
 # The shipped binary is linked for a smaller resident set (`make footprint` measures it), by the
 # toolchain's lld: the relative relocations packed (DT_RELR, -1.5 MB: the loader no longer reads
