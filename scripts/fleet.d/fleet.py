@@ -9,8 +9,10 @@ Each node has its own loopback address (127.0.0.2-4) and runs:
   - `vigil demo --fast --no-hungry-child` (job "vigil-host"): a plugin host with phases and a
     breaker that trips.
 Both targets of a node carry instance="<its address>", as a Kubernetes relabeling to the node would.
+Node 127.0.0.2 leaves vigil_plugin_io_bytes_total out (exclude_families).
 
-Checks, each one line: every target up; every dashboard query (panels, variables, annotations) runs
+Checks, each one line: every target up; every scrape's vigil_exported_series adds up to the samples
+Prometheus scraped from it, and the excluded family is gone; every dashboard query (panels, variables, annotations) runs
 and returns data with $instance at "All" and with the over-limit node (the other nodes' queries must
 run; which are empty there is printed); no panel but those marked as totals shows a figure above
 the largest a single node shows for the same series; VigilPluginLimitExceeded fires for the node
@@ -41,6 +43,8 @@ LIMIT_MIB = 64
 # MiB each node's worker holds on top of `vigil hog`'s own (about 17 MiB in a debug build).
 NODES = {"127.0.0.2": 8, "127.0.0.3": 24, "127.0.0.4": 72}
 OVER = "127.0.0.4"
+# One node leaves a family out of its scrapes (exclude_families).
+QUIET, EXCLUDED = "127.0.0.2", "vigil_plugin_io_bytes_total"
 work = Path(tempfile.mkdtemp(prefix="vigil-fleet."))
 tag = work.name.split(".")[-1].lower()
 processes = []
@@ -121,6 +125,8 @@ def node_configs():
             f"listen: {address}:{sidecar_port}\n"
             "sampling_interval: 1s\n"
             "series_budget: 2000\n"
+            + (f"exclude_families: [{EXCLUDED}]\n" if address == QUIET else "")
+            +
             "plugins:\n"
             "  - name: worker\n"
             "    match:\n"
@@ -239,23 +245,36 @@ def main():
         print("fleet:      worker memory: " + ", ".join(f"{a} {v / 2**20:.0f} MiB" for a, v in sorted(memory.items())))
     check("each sidecar matches its own node's worker only; one node over its limit", each_sidecar_matches_only_its_own_worker)
 
+    def each_scrape_counts_what_it_carries():
+        at = time.time()
+        scraped = {(s["metric"]["job"], s["metric"]["instance"]): float(s["value"][1]) for s in query(prometheus, "scrape_samples_scraped", at)}
+        counted = {(s["metric"]["job"], s["metric"]["instance"]): float(s["value"][1])
+                   for s in query(prometheus, "sum by (job, instance) (vigil_exported_series)", at)}
+        assert counted and counted == scraped, f"vigil_exported_series summed {counted}, Prometheus scraped {scraped}"
+        excluded = {s["metric"]["instance"] for s in query(prometheus, f'{EXCLUDED}{{job="vigil"}}')}
+        assert excluded == set(NODES) - {QUIET}, f"{EXCLUDED} scraped from {sorted(excluded)}"
+        assert not query(prometheus, f'vigil_exported_series{{job="vigil", instance="{QUIET}", family="{EXCLUDED}"}}'), \
+            f"{QUIET} still counts {EXCLUDED} in vigil_exported_series"
+        print(f"fleet:      samples scraped = sum(vigil_exported_series) on all {len(scraped)} targets; {QUIET} leaves out {EXCLUDED}")
+    check("every scrape's vigil_exported_series adds up to what Prometheus scraped; exclude_families leaves a family out", each_scrape_counts_what_it_carries)
+
     queries = dashboard_queries()
 
     def dashboards_with_all_and_one_node():
         # Rates need a few scrapes, the breaker a trip, recorded series an evaluation: wait until
         # every panel query has data with "All" (but those NO_DATA_HERE names).
         def empty_with_all():
-            return [f"{b}: {t}" for b, t, e, total in queries
-                    if total is not None and not exempt(e) and not query(prometheus, substitute(e, None))]
+            return [f"{b}: {t} ({instance or 'All'})" for b, t, e, total in queries for instance in (None, OVER)
+                    if total is not None and not exempt(e) and not query(prometheus, substitute(e, instance))]
         missing = None
         def ready():
             nonlocal missing
             missing = empty_with_all()
             return not missing
         try:
-            wait_for("data in every panel query with All", ready, timeout=60)
+            wait_for(f"data in every panel query with All and with {OVER}", ready, timeout=60)
         except RuntimeError as error:
-            raise AssertionError("queries without data with All:\n    " + "\n    ".join(missing or [str(error)]))
+            raise AssertionError("queries without data:\n    " + "\n    ".join(missing or [str(error)]))
         at = time.time()
         empty_on_one, quiet = [], {}
         for board, title, expr, total in queries:
@@ -317,7 +336,8 @@ def main():
         families = {s["metric"]["__name__"] for s in query(prometheus, '{__name__=~"vigil_plugin_.+", plugin="worker"}')}
         for family in sorted(families):
             got = {s["metric"]["instance"] for s in query(central_url, f'{family}{{plugin="worker"}}')}
-            assert got == set(NODES), f"{family}: the central store has {sorted(got)}"
+            want = set(NODES) - {QUIET} if family == EXCLUDED else set(NODES)
+            assert got == want, f"{family}: the central store has {sorted(got)}"
         ratio = wait_for("the recording rules evaluated in the central store", lambda: query(
             central_url, 'job_plugin_resource:vigil_plugin_usage:max_ratio{plugin="worker", resource="memory_bytes"} > 1'), timeout=30)
         print(f"fleet:      {len(expected)} (job, instance, plugin) pairs and {len(families)} worker families through remote write; "
