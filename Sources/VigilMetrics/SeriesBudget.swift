@@ -58,10 +58,10 @@ public final class SeriesBudget: Sendable {
 
     /// True when the family `descriptor` describes is written.
     public func admits(_ descriptor: MetricDescriptor) -> Bool {
-        let names = [descriptor.queryName, descriptor.name]
-        if names.contains(where: excluded.contains) { return false }
-        if let included { return names.contains(where: included.contains) }
-        return true
+        let queryName = descriptor.queryName
+        if excluded.contains(queryName) || excluded.contains(descriptor.name) { return false }
+        guard let included else { return true }
+        return included.contains(queryName) || included.contains(descriptor.name)
     }
 
     /// Series dropped so far from `family` (its query name).
