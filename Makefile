@@ -1,10 +1,10 @@
 # The two commands: `make test` and `make demo`. Each installs what it needs (scripts/setup).
 SWIFT ?= swift
 
-.PHONY: test demo setup build unit fuzz tsan interop rules e2e metrics-only deploy prometheusrule \
-	release install uninstall bench footprint sweep-cost load clean
+.PHONY: test demo setup build unit fuzz tsan interop rules e2e fleet metrics-only deploy prometheusrule \
+	release install uninstall bench footprint sweep-cost load sizing clean
 
-test: setup build unit fuzz tsan interop rules e2e metrics-only deploy
+test: setup build unit fuzz tsan interop rules e2e fleet metrics-only deploy
 
 setup:
 	@scripts/setup
@@ -41,19 +41,32 @@ rules: build
 e2e: build
 	scripts/e2e
 
+# Three nodes on 127.0.0.2-4 (a sidecar and a plugin host each) under a Prometheus server with
+# alerts/ loaded, and a Prometheus agent remote-writing to a central Prometheus: the dashboards with
+# "All" and with one node, no per-node figure summed past the largest node's, the limit alert naming
+# the one node over its limit, every node's series in the central store. About two and a half minutes.
+fleet: build
+	scripts/fleet
+
+# What a node's scrape costs for 10, 100 and 1,000 plugins, measured (README's "Sizing" table:
+# `scripts/sizing --readme` rewrites it).
+sizing: build
+	scripts/sizing
+
 # The VigilMetrics product alone (Examples/MetricsOnly, a package of its own): it builds, runs,
 # and its binary links neither libcurl, nor zlib, nor SwiftNIO.
 metrics-only: setup
 	SWIFT=$(SWIFT) scripts/check-metrics-only
 
 # deploy/ checked offline: the Kubernetes manifests (kubernetes-validate, strict), the custom
-# resources and the PrometheusRule against alerts/, the systemd unit (systemd-analyze), `make
+# resources and the PrometheusRule against alerts/, the Prometheus agent (deploy/prometheus), the systemd unit (systemd-analyze), `make
 # install`'s layout, and the built vigil run as the unit and the manifests run it. VIGIL_BIN picks
 # the binary (the debug build by default; `make release` builds the one `make install` installs).
 deploy: build
 	VIGIL_BIN=$(or $(VIGIL_BIN),.build/debug/vigil) scripts/check-deploy
 
-# deploy/kubernetes/common/prometheusrule.yaml, written from alerts/vigil-alerts.yml.
+# deploy/kubernetes/common/prometheusrule.yaml, written from alerts/vigil-alerts.yml and
+# alerts/vigil-recording.yml.
 prometheusrule: setup
 	.build/peers/bin/python scripts/gen-prometheusrule
 
@@ -67,7 +80,7 @@ DATADIR ?= $(PREFIX)/share/vigil
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 INSTALL_DATA = config/vigil.yml config/prometheus.yml $(wildcard dashboards/*.json) \
-	alerts/vigil-alerts.yml alerts/RUNBOOK.md
+	alerts/vigil-alerts.yml alerts/vigil-recording.yml alerts/RUNBOOK.md
 
 # The shipped binary is linked for a smaller resident set (`make footprint` measures it), by the
 # toolchain's lld: the relative relocations packed (DT_RELR, -1.5 MB: the loader no longer reads

@@ -20,14 +20,14 @@ public struct Demo: Sendable {
     /// The sidecar the demo runs in: its registry holds the demo's series too.
     let sidecar: Sidecar
     let timings: DemoTimings
-    let hungryChildPID: Int32
+    let hungryChildPID: Int32?
     let tracesFile: String?
     let service: DemoService
 
-    /// The demo's configuration: the host itself and the hungry child, each with limits,
-    /// listening on `listen` (host:port, port 0 for any free one). `environment` wins over it the
-    /// way it does for `vigil serve` (`VIGIL_LISTEN`, `OTEL_EXPORTER_OTLP_ENDPOINT`, …).
-    public static func config(listen: String, hungryChildPID: Int32, environment: [String: String] = [:]) throws(DemoError) -> SidecarConfig {
+    /// The demo's configuration: the host itself and the hungry child (when there is one), each
+    /// with limits, listening on `listen` (host:port, port 0 for any free one). `environment` wins
+    /// over it the way it does for `vigil serve` (`VIGIL_LISTEN`, `OTEL_EXPORTER_OTLP_ENDPOINT`, …).
+    public static func config(listen: String, hungryChildPID: Int32?, environment: [String: String] = [:]) throws(DemoError) -> SidecarConfig {
         var config = SidecarConfig()
         config.serviceName = "vigil-demo"
         config.samplingInterval = .seconds(1)
@@ -41,14 +41,17 @@ public struct Demo: Sendable {
             config.plugins = [
                 PluginResources(name: "demo-host", matchers: [try ProcessMatcher(.currentProcess)],
                                 limits: ResourceLimits(memoryBytes: 1 << 30, cpuRatio: 1.5, openFDs: 1024, threads: 64)),
+            ]
+            if let hungryChildPID {
                 // Over its memory limit for 2 s, the child would be sent TERM: a dry run, so the
                 // demo goes on, and vigil_plugin_limit_actions_total{action="dry_run"} counts it.
-                PluginResources(name: HungryChild.pluginName, matchers: [try ProcessMatcher(.pid(hungryChildPID))],
-                                limits: ResourceLimits(memoryBytes: HungryChild.limitMiB << 20, openFDs: 64),
-                                onLimit: LimitPolicy(for: .seconds(2), action: .signal(SIGTERM), dryRun: true),
-                                // Its proportional and swapped memory too (smaps_rollup), for the dashboard's panel.
-                                smaps: true),
-            ]
+                config.plugins.append(
+                    PluginResources(name: HungryChild.pluginName, matchers: [try ProcessMatcher(.pid(hungryChildPID))],
+                                    limits: ResourceLimits(memoryBytes: HungryChild.limitMiB << 20, openFDs: 64),
+                                    onLimit: LimitPolicy(for: .seconds(2), action: .signal(SIGTERM), dryRun: true),
+                                    // Its proportional and swapped memory too (smaps_rollup), for the dashboard's panel.
+                                    smaps: true))
+            }
         } catch {
             throw DemoError(description: "the demo's plugins: \(error)")
         }
@@ -64,7 +67,7 @@ public struct Demo: Sendable {
     /// - Parameters:
     ///   - tracesFile: where spans go when `config` has no OTLP endpoint (nil: nowhere).
     ///   - environment: the OpenTelemetry variables (`OTEL_TRACES_SAMPLER`, `OTEL_SDK_DISABLED`, …) the sidecar obeys.
-    public init(config: SidecarConfig, timings: DemoTimings, hungryChildPID: Int32, tracesFile: String?, logger: Logger,
+    public init(config: SidecarConfig, timings: DemoTimings, hungryChildPID: Int32?, tracesFile: String?, logger: Logger,
                 environment: [String: String] = ProcessEnvironment.all) throws {
         sidecar = try Sidecar(config: config, environment: environment, logger: logger, tracesFile: tracesFile)
         self.timings = timings
@@ -92,6 +95,9 @@ public struct Demo: Sendable {
     /// What `vigil demo` prints once it listens on `port`.
     public func banner(port: Int) -> String {
         let config = sidecar.config
+        let child = hungryChildPID.map {
+            "A child process (pid \($0))\nswings its memory around its \(HungryChild.limitMiB) MiB limit every \(timings.hungryChildPeriod)."
+        } ?? "No hungry child (--no-hungry-child)."
         let traces: String
         if let otlp = config.otlp {
             traces = "OTLP at \(otlp.tracesEndpoint)"
@@ -103,8 +109,7 @@ public struct Demo: Sendable {
         return """
 
             Vigil demo: plugins "ocr" and "translate" run in this process; "translate" calls a backend that goes down
-            for \(timings.outage) of every \(timings.cycle), so its breaker trips and recovers. A child process (pid \(hungryChildPID))
-            swings its memory around its \(HungryChild.limitMiB) MiB limit every \(timings.hungryChildPeriod).
+            for \(timings.outage) of every \(timings.cycle), so its breaker trips and recovers. \(child)
 
               metrics:  \(config.web.tls == nil ? "http" : "https")://\(config.listenHost):\(port)\(config.metricsPath)
               scrape:   prometheus --config.file=config/prometheus.yml   (its first job scrapes this address)

@@ -281,6 +281,8 @@ protocol ExposableFamily: AnyObject, Sendable {
     var descriptor: MetricDescriptor { get }
     var overflowCount: UInt64 { get }
     func write(to writer: ExpositionWriter)
+    var renderedSeriesCount: Int { get }
+    func write(to writer: ExpositionWriter, limit: Int)
     func removeAll(matching labels: [String: String]) -> Int
 }
 

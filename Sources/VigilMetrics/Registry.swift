@@ -22,6 +22,14 @@ public final class Registry: Sendable {
         var claimed: [String: MetricDescriptor] = [:]
         var collectors: [Int: (collector: any Collector, layouts: [String: FamilyLayout])] = [:]
         var nextCollectorID = 0
+        var seriesBudget: SeriesBudget?
+    }
+
+    /// What the exposition leaves out and caps (`SeriesBudget`); nil, the default, writes every
+    /// family whole and adds no budget families.
+    public var seriesBudget: SeriesBudget? {
+        get { state.withLock { $0.seriesBudget } }
+        set { state.withLock { $0.seriesBudget = newValue } }
     }
 
     /// `vigil_metric_errors_total{reason}`: what `errors` counts.
@@ -186,16 +194,20 @@ public final class Registry: Sendable {
 
     // MARK: Rendering
 
-    private enum Item {
+    enum Item {
         case family(any ExposableFamily)
+        /// A family of which only the first `limit` series are written (`SeriesBudget`).
+        case limited(any ExposableFamily, Int)
         case collected(FamilyLayout, [CollectedSample])
 
-        var name: String {
+        var descriptor: MetricDescriptor {
             switch self {
-            case .family(let f): f.descriptor.name
-            case .collected(let layout, _): layout.descriptor.name
+            case .family(let f), .limited(let f, _): f.descriptor
+            case .collected(let layout, _): layout.descriptor
             }
         }
+
+        var name: String { descriptor.name }
     }
 
     /// Renders every family, sorted by name and then by label values, in `format`. The bytes
@@ -235,8 +247,8 @@ public final class Registry: Sendable {
     }
 
     private func write(to writer: ExpositionWriter) {
-        let (families, collectors) = state.withLock { state in
-            (Array(state.families.values), Array(state.collectors.values))
+        let (families, collectors, budget) = state.withLock { state in
+            (Array(state.families.values), Array(state.collectors.values), state.seriesBudget)
         }
         var items = families.map(Item.family)
         for (collector, layouts) in collectors {
@@ -250,12 +262,15 @@ public final class Registry: Sendable {
             }
         }
         items.append(contentsOf: selfMetrics(families))
+        if let budget { items = apply(budget, to: items) }
         items.sort { $0.name < $1.name }
 
         for item in items {
             switch item {
             case .family(let family):
                 family.write(to: writer)
+            case .limited(let family, let limit):
+                family.write(to: writer, limit: limit)
             case .collected(let layout, let samples):
                 guard !samples.isEmpty else { continue }
                 writer.header(layout.descriptor)

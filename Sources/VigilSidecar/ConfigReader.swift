@@ -130,7 +130,7 @@ struct ConfigReader {
     }
 
     /// Edit distance, for "did you mean".
-    private func distance(_ a: String, _ b: String) -> Int {
+    func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         var row = Array(0...b.count)
         for i in 1...max(a.count, 1) where !a.isEmpty {

@@ -132,5 +132,6 @@ actor ConfigReloader {
         ("pushgateway", { String(reflecting: $0.pushgateway) }),
         ("otlp", { String(reflecting: $0.otlp) + String(reflecting: $0.otlpMetrics) }),
         ("shutdown_grace", { "\($0.shutdownGrace)" }),
+        ("exclude_families, include_families, max_series_per_family, series_budget", { String(reflecting: $0.seriesLimits) }),
     ]
 }

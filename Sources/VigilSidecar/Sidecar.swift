@@ -30,6 +30,7 @@ public struct Sidecar: Sendable {
         self.config = config
         self.logger = logger
         registry = Registry()
+        registry.seriesBudget = config.seriesLimits.makeBudget(logger: logger)
         try registry.register(ProcessCollector())
         try registry.register(VigilMetric.buildInfo).labels(VigilVersion.current).set(1)
         let status = try ReloadStatus(registry: registry)

@@ -24,6 +24,8 @@ public struct SidecarConfig: Sendable {
     /// What the file does that works but is likely not what its author meant (a matcher that
     /// selects every process); `vigil check` prints them and `vigil serve` logs them.
     public var warnings: [ConfigError] = []
+    /// What a scrape may carry: `exclude_families`, `include_families`, `max_series_per_family`, `series_budget`.
+    public var seriesLimits = SeriesLimits()
 
     public struct Push: Sendable {
         public var client: PushgatewayClient.Configuration
@@ -44,7 +46,7 @@ public struct SidecarConfig: Sendable {
         let top = try r.mapping(root, "", allowed: [
             "listen", "metrics_path", "auth", "tls", "sampling_interval", "service_name", "resource_attributes",
             "plugins", "pushgateway", "otlp", "shutdown_grace",
-        ])
+        ] + seriesKeys)
         if let listen = try r.string(top["listen"], "listen") {
             guard let (host, port) = Self.hostPort(listen) else {
                 throw r.fail(top["listen"], "listen", "\"\(listen)\" is not host:port (try 127.0.0.1:9464 or [::1]:9464)")
@@ -69,6 +71,7 @@ public struct SidecarConfig: Sendable {
             throw r.fail(attributes, "resource_attributes", "expected a mapping of names to values, like deployment.environment: prod")
         }
         if let grace = try r.duration(top["shutdown_grace"], "shutdown_grace", .shutdownGrace) { c.shutdownGrace = grace }
+        try c.parseSeriesLimits(top, r)
         var names = Set<String>()
         for (i, node) in try r.sequence(top["plugins"], "plugins").enumerated() {
             let plugin = try parsePlugin(node, "plugins[\(i)]", r, warnings: &c.warnings)

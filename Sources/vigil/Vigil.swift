@@ -154,28 +154,32 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Where to serve /metrics.") var listen: String = "127.0.0.1:9464"
     @Flag(help: "Short cycles, for tests: the breaker and the memory limit flip within seconds.") var fast = false
     @Option(help: "Where spans go when no OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT).") var tracesFile: String = "vigil-demo-traces.jsonl"
+    @Flag(inversion: .prefixedNo, help: "Start the hungry child (--no-hungry-child: only the in-process plugins, as a plugin host on a fleet's node).")
+    var hungryChild = true
     @OptionGroup var web: WebConfigOption
 
     func run() async throws {
         let logger = makeLogger()
         let timings = fast ? DemoTimings.fast : DemoTimings.normal
-        let child: HungryChild
-        do {
-            child = try HungryChild.spawn(period: timings.hungryChildPeriod)
-        } catch {
-            StandardError.write("\(error)\n")
-            throw ExitCode(1)
+        var child: HungryChild?
+        if hungryChild {
+            do {
+                child = try HungryChild.spawn(period: timings.hungryChildPeriod)
+            } catch {
+                StandardError.write("\(error)\n")
+                throw ExitCode(1)
+            }
         }
-        defer { child.stop() }
+        defer { child?.stop() }
         var config: SidecarConfig
         do {
-            config = try Demo.config(listen: listen, hungryChildPID: child.pid, environment: ProcessEnvironment.all)
+            config = try Demo.config(listen: listen, hungryChildPID: child?.pid, environment: ProcessEnvironment.all)
         } catch {
             StandardError.write("\(error)\n")
             throw ExitCode(2)
         }
         config.web = try web.load()
-        let demo = try Demo(config: config, timings: timings, hungryChildPID: child.pid, tracesFile: tracesFile, logger: logger)
+        let demo = try Demo(config: config, timings: timings, hungryChildPID: child?.pid, tracesFile: tracesFile, logger: logger)
         try await demo.run { port in
             print(demo.banner(port: port))
             fflush(nil)  // the port is news to whoever reads a pipe: do not wait for the buffer to fill
@@ -185,16 +189,21 @@ struct DemoCommand: AsyncParsableCommand {
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the metric contract: every family Vigil exports, its type, labels and help.")
+        abstract: "Print the metric contract: every family Vigil exports, its type, labels and help; or what each plugin, phase and breaker costs in series.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case markdown, json
+        case markdown, json, series
     }
 
-    @Option(help: "markdown (the README's metric reference) or json (for scripts).") var format: Format = .markdown
+    @Option(help: "markdown (the README's metric reference), json (for scripts), or series (the series each plugin, phase and breaker costs).")
+    var format: Format = .markdown
 
     func run() {
-        print(format == .markdown ? VigilMetric.markdown() : VigilMetric.json(), terminator: "")
+        switch format {
+        case .markdown: print(VigilMetric.markdown(), terminator: "")
+        case .json: print(VigilMetric.json(), terminator: "")
+        case .series: print(VigilMetric.seriesMarkdown(), terminator: "")
+        }
     }
 }
 

@@ -12,6 +12,7 @@ sys.path.insert(0, str(HERE.parent / "e2e.d"))  # metric_contract.Report: one re
 
 from metric_contract import Report  # noqa: E402
 
+import agent  # noqa: E402
 import footprint  # noqa: E402
 import install  # noqa: E402
 import manifests  # noqa: E402
@@ -29,7 +30,7 @@ def main():
     if not os.access(vigil, os.X_OK):
         report.check("vigil binary", [f"no vigil binary at {vigil}: run `swift build` first (or set VIGIL_BIN)"])
         report.finish()
-    for module in (manifests, unit, install, runtime, footprint):
+    for module in (manifests, agent, unit, install, runtime, footprint):
         for name, check in module.checks(vigil):
             if only and not any(word in name for word in only):
                 continue

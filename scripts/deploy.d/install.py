@@ -15,6 +15,7 @@ LAYOUT = {
     "usr/local/share/vigil/config/vigil.yml": 0o644,
     "usr/local/share/vigil/config/prometheus.yml": 0o644,
     "usr/local/share/vigil/alerts/vigil-alerts.yml": 0o644,
+    "usr/local/share/vigil/alerts/vigil-recording.yml": 0o644,
     "usr/local/share/vigil/alerts/RUNBOOK.md": 0o644,
     **{f"usr/local/share/vigil/dashboards/{name}": 0o644 for name in DASHBOARDS},
     "etc/vigil/vigil.yml": 0o644,
@@ -90,8 +91,9 @@ def installed_files_read_by_peers(vigil):
         problems = [failed(run([Path(destdir, "usr/local/bin/vigil"), "check", Path(destdir, "etc/vigil/vigil.yml")]))]
         result = run(["promtool", "check", "config", Path(destdir, "usr/local/share/vigil/config/prometheus.yml")])
         problems.append(failed(result))
-        if result.returncode == 0 and "vigil-alerts.yml" not in result.stdout + result.stderr:
-            problems.append(f"promtool found no vigil-alerts.yml through rule_files:\n{result.stdout}{result.stderr}")
+        for rules in ("vigil-alerts.yml", "vigil-recording.yml"):
+            if result.returncode == 0 and rules not in result.stdout + result.stderr:
+                problems.append(f"promtool found no {rules} through rule_files:\n{result.stdout}{result.stderr}")
         return [p for p in problems if p]
 
 

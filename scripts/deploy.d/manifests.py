@@ -367,7 +367,7 @@ def checks(vigil):
         yield f"{kind} shape {relative(path)}", lambda shape=shape, document=document: shape(document)
     if "PrometheusRule" in custom:
         yield "PrometheusRule rules under promtool check rules", lambda: prometheusrule_promtool(custom["PrometheusRule"][1])
-    yield "PrometheusRule generated from alerts/vigil-alerts.yml", lambda: [
+    yield "PrometheusRule generated from alerts/vigil-alerts.yml and vigil-recording.yml", lambda: [
         p for p in [failed(run([PEERS / "python", ROOT / "scripts" / "gen-prometheusrule", "--check"]))] if p]
     yield "kustomizations list every manifest once", kustomization_problems
     for pattern in PATTERNS:

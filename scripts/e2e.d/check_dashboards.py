@@ -1,7 +1,9 @@
 """Static checks of dashboards/*.json: import-ready (a prometheus `datasource` variable, no
 __inputs), job/instance (and plugin/phase) variables, $__rate_interval in every rate, a unit and a
-description on every panel, exemplars on latency panels, a stable uid, the generator's output committed, and every metric a
-query names in the metric contract (`vigil metrics --format json`, see metric_contract.py).
+description on every panel, exemplars on latency panels, a stable uid, the generator's output committed, a drill-down
+link to the node (`var-instance=${__field.labels.instance}`) on every panel whose series keep their instance, and every
+metric a query names in the metric contract (`vigil metrics --format json`, see metric_contract.py) or recorded by a
+rule in alerts/*.yml.
 Prints "dashboards: N passed, M failed"."""
 import json
 import re
@@ -9,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import yaml
 
 import metric_contract
 from metric_contract import PROMETHEUS_SERIES, ROOT, Report, metric_names
@@ -26,11 +30,32 @@ def queries(board):
             yield f"variable {variable['name']}", variable["query"]["query"]
 
 
+def recorded_names():
+    """The series the recording rules in alerts/*.yml write."""
+    names = set()
+    for path in sorted((ROOT / "alerts").glob("*.yml")):
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
+            names.update(rule["record"] for rule in group.get("rules", []) if "record" in rule)
+    return names
+
+
+def keeps_instance(expr):
+    """True when the series an expression returns keep the instance label: its outermost
+    aggregation groups by it (or the expression is a topk/bottomk of such a one)."""
+    outer = re.match(r"\s*(?:topk|bottomk|sum|max|min|avg|count)\s+by\s*\(([^)]*)\)", expr)
+    if outer and re.match(r"\s*(?:topk|bottomk)", expr) is None:
+        return "instance" in outer.group(1)
+    inner = re.match(r"\s*(?:topk|bottomk)(?:\s+by\s*\([^)]*\))?\s*\(\s*\d+\s*,\s*(.*)", expr, re.DOTALL)
+    if inner:
+        return keeps_instance(inner.group(1))
+    return outer is not None and "instance" in outer.group(1)
+
+
 def main():
     args = metric_contract.arguments(__doc__)
     report = Report("dashboards")
     check = report.check
-    known = metric_contract.load_or_fail(report, args.contract)
+    known = metric_contract.load_or_fail(report, args.contract) | recorded_names()
     committed = {p.name: p.read_text() for p in (ROOT / "dashboards").glob("*.json")}
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, str(ROOT / "dashboards/generate.py"), tmp], check=True, capture_output=True)
@@ -62,6 +87,10 @@ def main():
                 problems.append(f"panel {panel['title']!r} has no unit")
             if panel.get("datasource", {}).get("uid") != "${datasource}":
                 problems.append(f"panel {panel['title']!r} does not use the datasource variable")
+            links = panel.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+            if any(keeps_instance(t["expr"]) for t in panel.get("targets", [])) and \
+                    not any("var-instance=${__field.labels.instance}" in link.get("url", "") for link in links):
+                problems.append(f"panel {panel['title']!r} shows series by instance but has no drill-down link to the node")
         for panel in board["panels"]:
             targets = panel.get("targets", [])
             if panel["type"] == "timeseries" and any("_duration_seconds_bucket" in t["expr"] for t in targets):
@@ -73,7 +102,7 @@ def main():
                     problems.append(f"{title}: rate window [{window}], not [$__rate_interval]")
             for metric in sorted(metric_names(expr)):
                 if metric not in known | PROMETHEUS_SERIES:
-                    problems.append(f"{title}: {metric} is not in the metric contract")
+                    problems.append(f"{title}: {metric} is not in the metric contract nor recorded by alerts/*.yml")
         check(name, problems)
     report.finish()
 
