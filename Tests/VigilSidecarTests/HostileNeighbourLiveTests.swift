@@ -86,15 +86,8 @@ final class HostileNeighbourLiveTests: XCTestCase {
     }
 
     func vigilCheck(_ file: String) throws -> (status: Int32, said: String) {
-        let p = Process()
-        p.executableURL = VigilServeProcess.binary
-        p.arguments = ["check", file]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        let check = try Command.run([VigilServeProcess.binary.path, "check", file])
+        return (check.status, check.standardOutput + check.standardError)
     }
 
     /// The real plugin runs as root; a lookalike of `nobody` with the same command line holds
