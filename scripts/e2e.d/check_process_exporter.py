@@ -15,6 +15,7 @@ Tolerances, and why:
 Prints one line per check and "process-exporter: N passed, M failed"; exits 1 on a failure, and 0
 with a note when process-exporter is not installed (scripts/setup installs it).
 Usage: check_process_exporter.py VIGIL_BINARY"""
+import functools
 import os
 import shutil
 import signal
@@ -25,6 +26,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import waiting
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -77,18 +80,8 @@ def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-def wait_for(what, probe, timeout=60):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            result = probe()
-            if result:
-                return result
-        except Exception as error:  # not up yet
-            last = error
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what} (last: {last})")
+# Polled every 0.2 s: process-exporter answers within a scrape.
+wait_for = functools.partial(waiting.wait_for, poll=0.2)
 
 
 def check(name, problems):

@@ -15,6 +15,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 VIGIL = ROOT / ".build/debug/vigil"
 work = Path(tempfile.mkdtemp(prefix="vigil-e2e."))
@@ -40,18 +42,6 @@ def http(url, method="GET", data=None):
         return response.status, response.read().decode()
 
 
-def wait_for(what, probe, timeout=60):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            value = probe()
-            if value:
-                return value
-        except Exception as error:  # not up yet
-            last = error
-        time.sleep(0.5)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what} (last: {last})")
 
 
 def check(name, body):

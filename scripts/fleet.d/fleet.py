@@ -18,6 +18,7 @@ run; which are empty there is printed); no panel but those marked as totals show
 the largest a single node shows for the same series; VigilPluginLimitExceeded fires for the node
 over its limit, naming it, and for no other; the central Prometheus holds every node's plugin series
 through remote write, and evaluates the recording rules on them. Ends "fleet: N passed, M failed"."""
+import functools
 import json
 import math
 import os
@@ -31,6 +32,9 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e.d"))
+import waiting  # noqa: E402  (scripts/e2e.d/waiting.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 VIGIL = ROOT / ".build/debug/vigil"
@@ -68,18 +72,8 @@ def http(url, timeout=5):
         return response.status, response.read().decode()
 
 
-def wait_for(what, probe, timeout=60):
-    deadline = min(time.time() + timeout, DEADLINE)
-    last = None
-    while time.time() < deadline:
-        try:
-            value = probe()
-            if value:
-                return value
-        except Exception as error:  # not up yet
-            last = error
-        time.sleep(0.5)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what} (last: {last})")
+# Every wait ends by the fleet test's own DEADLINE at the latest.
+wait_for = functools.partial(waiting.wait_for, deadline=DEADLINE)
 
 
 def check(name, body):
